@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { DeviceIdentityProof, MdmRequest, Rejection, ResponseMessage } from '../ipc/messages.ts';
+import { decodeSignatureHeader } from '../protocol/cms/verify.ts';
 import { matchDeviceRoute, type DeviceRouteName } from './routes.ts';
 
 /** The pure protocol operations the gateway needs (wired in main.ts). */
@@ -101,8 +102,12 @@ function identityProof(req: IncomingMessage, opts: GatewayOptions): { proof: Dev
   }
   const sig = req.headers['mdm-signature'];
   if (typeof sig !== 'string') throw new Refusal(401, 'missing_signature');
-  const bytes = decodeBase64Strict(sig, 48 * 1024);
-  if (!bytes) throw new Refusal(401, 'bad_signature_encoding');
+  let bytes: Uint8Array;
+  try {
+    bytes = decodeSignatureHeader(sig);
+  } catch {
+    throw new Refusal(401, 'bad_signature_encoding');
+  }
   return { proof: { kind: 'signature', signature: Buffer.from(bytes).toString('base64') }, bytes, kind: 'signature' };
 }
 

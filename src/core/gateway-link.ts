@@ -1,0 +1,127 @@
+// The core's side of the IPC link. Everything the gateway says is treated as
+// untrusted: the envelope is validated against a strict schema, the identity
+// proof is verified again over the raw body, the body is parsed again with the
+// same pure modules, and the result must equal what the gateway claimed.
+import type { AuditRecorder } from '../audit/types.ts';
+import type { MdmRequest, Rejection, ResponseMessage } from '../ipc/messages.ts';
+import { isRampartError } from '../lib/errors.ts';
+import { parseDeviceMessage, type DeviceMessage } from '../protocol/device-message.ts';
+import type { CheckinService } from '../services/checkin.ts';
+import type { ConnectService } from '../services/connect.ts';
+import type { MdmReply, RequestContext } from '../services/device-identity.ts';
+import { toCheckinInput, toConnectInput } from './device-input.ts';
+
+export interface IdentityVerifier {
+  /** Verifies a detached signature over body; returns the signer certificate's SHA-256 (hex). Throws on failure. */
+  signature(signature: Uint8Array, body: Uint8Array): string;
+  /** Verifies a client certificate presented through a trusted proxy; returns its SHA-256. Throws on failure. */
+  clientCertificate(certDer: Uint8Array): string;
+}
+
+export interface GatewayLinkDeps {
+  verifier: IdentityVerifier;
+  checkin: CheckinService;
+  connect: ConnectService;
+  audit: AuditRecorder;
+  limits: { maxBodyBytes: number; maxPlistDepth: number };
+  log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+const text = (status: number, s: string): ResponseMessage & { t: 'response' } => ({
+  t: 'response',
+  id: 0,
+  status,
+  contentType: 'text/plain; charset=utf-8',
+  body: Buffer.from(s).toString('base64'),
+});
+
+const FIXED: Record<number, string> = {
+  400: 'bad request\n',
+  401: 'unauthorized\n',
+  403: 'forbidden\n',
+  404: 'not found\n',
+  409: 'conflict\n',
+  410: 'gone\n',
+  413: 'payload too large\n',
+  422: 'unprocessable\n',
+  429: 'too many requests\n',
+  500: 'internal error\n',
+  503: 'service unavailable\n',
+};
+
+export function createGatewayLink(deps: GatewayLinkDeps) {
+  const { audit, log } = deps;
+
+  async function integrityViolation(req: MdmRequest, reason: string): Promise<ResponseMessage> {
+    log.error({ requestId: req.requestId, reason }, 'gateway integrity violation');
+    await audit.record({
+      action: 'gateway.integrity_violation',
+      actor: { type: 'gateway', id: 'device-gateway' },
+      source: req.source,
+      requestId: req.requestId,
+      outcome: 'denied',
+      details: { reason, endpoint: req.endpoint },
+    });
+    return { ...text(400, FIXED[400]!), id: req.id };
+  }
+
+  function reply(id: number, r: MdmReply): ResponseMessage {
+    const out: ResponseMessage = { t: 'response', id, status: r.status };
+    if (r.contentType) out.contentType = r.contentType;
+    if (r.body && r.body.length > 0) out.body = Buffer.from(r.body).toString('base64');
+    return out;
+  }
+
+  return {
+    async handleMdm(req: MdmRequest): Promise<ResponseMessage> {
+      const body = new Uint8Array(Buffer.from(req.body, 'base64'));
+      if (body.length === 0 || body.length > deps.limits.maxBodyBytes) return integrityViolation(req, 'body_size');
+      let certSha256: string;
+      try {
+        certSha256 =
+          req.identity.kind === 'signature'
+            ? deps.verifier.signature(new Uint8Array(Buffer.from(req.identity.signature, 'base64')), body)
+            : deps.verifier.clientCertificate(new Uint8Array(Buffer.from(req.identity.certDer, 'base64')));
+      } catch {
+        return integrityViolation(req, 'identity_not_verified');
+      }
+      let parsed: DeviceMessage;
+      try {
+        parsed = parseDeviceMessage(req.endpoint, body, { maxBytes: deps.limits.maxBodyBytes, maxDepth: deps.limits.maxPlistDepth });
+      } catch {
+        return integrityViolation(req, 'body_not_parsed');
+      }
+      if (JSON.stringify(parsed.json) !== JSON.stringify(req.message)) return integrityViolation(req, 'message_mismatch');
+      const ctx: RequestContext = { certSha256, source: req.source, requestId: req.requestId };
+      try {
+        const r =
+          parsed.kind === 'checkin'
+            ? await deps.checkin.handle(toCheckinInput(parsed), ctx)
+            : await deps.connect.handle(toConnectInput(parsed, body), ctx);
+        return reply(req.id, r);
+      } catch (e) {
+        if (isRampartError(e)) {
+          if (e.status >= 500) log.error({ requestId: req.requestId, code: e.code, detail: e.detail }, 'device request failed');
+          return { ...text(e.status, FIXED[e.status] ?? 'error\n'), id: req.id };
+        }
+        log.error({ requestId: req.requestId, err: e instanceof Error ? e.message : 'unknown' }, 'device request failed');
+        return { ...text(500, FIXED[500]!), id: req.id };
+      }
+    },
+
+    async handleRejection(r: Rejection, counter: { allow(key: string): boolean }): Promise<void> {
+      // Refusals are recorded, but a flood from one source is summarised rather than written per request.
+      if (!counter.allow(`${r.source}|${r.reason}`)) return;
+      await audit.record({
+        action: 'device_plane.rejected',
+        actor: { type: 'anonymous', id: r.source },
+        source: r.source,
+        requestId: r.requestId,
+        outcome: 'denied',
+        details: { endpoint: r.endpoint, reason: r.reason, status: r.status },
+      });
+    },
+  };
+}
+
+export type GatewayLink = ReturnType<typeof createGatewayLink>;

@@ -1,0 +1,236 @@
+// Check-in messages (PUT /mdm/checkin): the device's enrollment lifecycle.
+import type { AuditRecorder } from '../audit/types.ts';
+import { buildPlist } from '../protocol/plist/index.ts';
+import { RampartError, badRequest } from '../lib/errors.ts';
+import type { DevicePatch, DeviceStore } from '../storage/types.ts';
+import { EMPTY_OK, requireBoundDevice, type MdmReply, type RequestContext } from './device-identity.ts';
+
+export interface Sealer {
+  seal(plaintext: Uint8Array, aad: string): Uint8Array;
+  open(sealed: Uint8Array, aad: string): Uint8Array;
+}
+
+export type CheckinInput =
+  | {
+      type: 'Authenticate';
+      deviceId: string;
+      topic: string;
+      serialNumber?: string;
+      model?: string;
+      modelName?: string;
+      productName?: string;
+      osVersion?: string;
+      buildVersion?: string;
+      deviceName?: string;
+      imei?: string;
+      meid?: string;
+    }
+  | {
+      type: 'TokenUpdate';
+      deviceId: string;
+      topic: string;
+      token: Uint8Array;
+      pushMagic: string;
+      unlockToken?: Uint8Array;
+      awaitingConfiguration?: boolean;
+    }
+  | { type: 'CheckOut'; deviceId: string }
+  | { type: 'UserAuthenticate'; deviceId: string }
+  | { type: 'SetBootstrapToken'; deviceId: string; bootstrapToken?: Uint8Array }
+  | { type: 'GetBootstrapToken'; deviceId: string }
+  | { type: 'DeclarativeManagement'; deviceId: string }
+  | { type: 'GetToken'; deviceId: string };
+
+export interface CheckinServiceDeps {
+  devices: DeviceStore;
+  audit: AuditRecorder;
+  sealer: Sealer;
+  now: () => Date;
+  /** The push topic of this server's APNs certificate; a mismatch is refused when set. */
+  topic?: () => string | undefined;
+}
+
+export const unlockTokenAad = (deviceId: string): string => `unlock-token:${deviceId}`;
+export const bootstrapTokenAad = (deviceId: string): string => `bootstrap-token:${deviceId}`;
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+export function createCheckinService(deps: CheckinServiceDeps) {
+  const { devices, audit, sealer } = deps;
+  const iso = (): string => deps.now().toISOString();
+
+  function checkTopic(topic: string): void {
+    const expected = deps.topic?.();
+    if (expected !== undefined && topic !== expected) throw badRequest('topic mismatch');
+  }
+
+  async function authenticate(m: Extract<CheckinInput, { type: 'Authenticate' }>, ctx: RequestContext): Promise<MdmReply> {
+    checkTopic(m.topic);
+    const now = iso();
+    const inventory: DevicePatch = {
+      serialNumber: m.serialNumber ?? null,
+      model: m.model ?? null,
+      modelName: m.modelName ?? null,
+      productName: m.productName ?? null,
+      osVersion: m.osVersion ?? null,
+      buildVersion: m.buildVersion ?? null,
+      deviceName: m.deviceName ?? null,
+      imei: m.imei ?? null,
+      meid: m.meid ?? null,
+    };
+    const existing = await devices.get(m.deviceId);
+    const record = (outcome: 'success' | 'denied', details: Record<string, string>): Promise<void> =>
+      audit.record({
+        action: 'device.authenticate',
+        actor: { type: 'device', id: m.deviceId },
+        source: ctx.source,
+        requestId: ctx.requestId,
+        target: { type: 'device', id: m.deviceId },
+        outcome,
+        details: { certSha256: ctx.certSha256, ...details },
+      });
+    if (!existing) {
+      try {
+        await devices.create(
+          m.deviceId,
+          { ...inventory, status: 'authenticated', topic: m.topic, identityCertSha256: ctx.certSha256, lastSeenAt: now },
+          now,
+        );
+      } catch (e) {
+        // Two Authenticates racing for the same new device: the loser is treated like a repeat.
+        if (!(e instanceof RampartError && e.code === 'conflict')) throw e;
+        return authenticate(m, ctx);
+      }
+      await record('success', { enrollment: 'new' });
+      return EMPTY_OK;
+    }
+    const sameIdentity = existing.identityCertSha256 === ctx.certSha256;
+    // A device that checked out (or was erased) may enroll again with a new
+    // identity; an enrolled device may not switch certificates.
+    if (!sameIdentity && existing.status !== 'checked_out') {
+      await record('denied', { reason: 'identity_mismatch', boundCertSha256: existing.identityCertSha256 ?? '' });
+      throw new RampartError('unauthorized', 'unauthorized', 'authenticate with a different certificate for an enrolled device');
+    }
+    await devices.update(
+      m.deviceId,
+      {
+        ...inventory,
+        status: sameIdentity && existing.status !== 'checked_out' ? existing.status : 'authenticated',
+        topic: m.topic,
+        identityCertSha256: ctx.certSha256,
+        checkedOutAt: null,
+        lastSeenAt: now,
+      },
+      now,
+    );
+    await record('success', { enrollment: sameIdentity ? 'repeat' : 're-enrollment' });
+    return EMPTY_OK;
+  }
+
+  async function tokenUpdate(m: Extract<CheckinInput, { type: 'TokenUpdate' }>, ctx: RequestContext): Promise<MdmReply> {
+    checkTopic(m.topic);
+    const device = await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.token_update', { allowAuthenticated: true });
+    const now = iso();
+    const first = device.status === 'authenticated';
+    const patch: DevicePatch = {
+      status: 'enrolled',
+      topic: m.topic,
+      pushToken: hex(m.token),
+      pushMagic: m.pushMagic,
+      lastSeenAt: now,
+    };
+    if (m.unlockToken) patch.unlockTokenSealed = sealer.seal(m.unlockToken, unlockTokenAad(m.deviceId));
+    if (first) patch.enrolledAt = now;
+    await devices.update(m.deviceId, patch, now);
+    if (first || device.pushToken !== patch.pushToken) {
+      await audit.record({
+        action: first ? 'device.enroll' : 'device.token_update',
+        actor: { type: 'device', id: m.deviceId },
+        source: ctx.source,
+        requestId: ctx.requestId,
+        target: { type: 'device', id: m.deviceId },
+        outcome: 'success',
+        details: { unlockToken: m.unlockToken !== undefined },
+      });
+    }
+    return EMPTY_OK;
+  }
+
+  async function checkOut(m: Extract<CheckinInput, { type: 'CheckOut' }>, ctx: RequestContext): Promise<MdmReply> {
+    await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.checkout', { allowAuthenticated: true });
+    const now = iso();
+    await devices.update(m.deviceId, { status: 'checked_out', checkedOutAt: now, pushToken: null, pushMagic: null, lastSeenAt: now }, now);
+    await audit.record({
+      action: 'device.checkout',
+      actor: { type: 'device', id: m.deviceId },
+      source: ctx.source,
+      requestId: ctx.requestId,
+      target: { type: 'device', id: m.deviceId },
+      outcome: 'success',
+    });
+    return EMPTY_OK;
+  }
+
+  async function setBootstrapToken(m: Extract<CheckinInput, { type: 'SetBootstrapToken' }>, ctx: RequestContext): Promise<MdmReply> {
+    await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.bootstrap_token.set', { allowAuthenticated: false });
+    const now = iso();
+    const sealed = m.bootstrapToken && m.bootstrapToken.length > 0 ? sealer.seal(m.bootstrapToken, bootstrapTokenAad(m.deviceId)) : null;
+    await devices.update(m.deviceId, { bootstrapTokenSealed: sealed, lastSeenAt: now }, now);
+    await audit.record({
+      action: 'device.bootstrap_token.set',
+      actor: { type: 'device', id: m.deviceId },
+      source: ctx.source,
+      requestId: ctx.requestId,
+      target: { type: 'device', id: m.deviceId },
+      outcome: 'success',
+      details: { cleared: sealed === null },
+    });
+    return EMPTY_OK;
+  }
+
+  async function getBootstrapToken(m: Extract<CheckinInput, { type: 'GetBootstrapToken' }>, ctx: RequestContext): Promise<MdmReply> {
+    const device = await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.bootstrap_token.get', { allowAuthenticated: false });
+    const token = device.bootstrapTokenSealed ? sealer.open(device.bootstrapTokenSealed, bootstrapTokenAad(m.deviceId)) : undefined;
+    await audit.record({
+      action: 'device.bootstrap_token.get',
+      actor: { type: 'device', id: m.deviceId },
+      source: ctx.source,
+      requestId: ctx.requestId,
+      target: { type: 'device', id: m.deviceId },
+      outcome: 'success',
+      details: { present: token !== undefined },
+    });
+    return {
+      status: 200,
+      contentType: 'application/xml',
+      body: buildPlist(token ? { BootstrapToken: token } : {}),
+    };
+  }
+
+  return {
+    async handle(m: CheckinInput, ctx: RequestContext): Promise<MdmReply> {
+      switch (m.type) {
+        case 'Authenticate':
+          return authenticate(m, ctx);
+        case 'TokenUpdate':
+          return tokenUpdate(m, ctx);
+        case 'CheckOut':
+          return checkOut(m, ctx);
+        case 'SetBootstrapToken':
+          return setBootstrapToken(m, ctx);
+        case 'GetBootstrapToken':
+          return getBootstrapToken(m, ctx);
+        case 'UserAuthenticate':
+          // No user channels yet: Apple documents 410 as "the server does not support user channels".
+          await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.user_authenticate', { allowAuthenticated: false });
+          return { status: 410, contentType: 'text/plain; charset=utf-8', body: Buffer.from('user channels are not supported\n') };
+        case 'DeclarativeManagement':
+        case 'GetToken':
+          await requireBoundDevice({ devices, audit }, m.deviceId, ctx, `device.${m.type}`, { allowAuthenticated: false });
+          return { status: 501, contentType: 'text/plain; charset=utf-8', body: Buffer.from(`${m.type} is not supported by this server\n`) };
+      }
+    },
+  };
+}
+
+export type CheckinService = ReturnType<typeof createCheckinService>;

@@ -1,0 +1,86 @@
+// Command delivery (PUT /mdm/connect): record the device's answer to the
+// previous command, then hand it the next one, in order. Results are
+// idempotent on CommandUUID: a repeated report is not recorded twice.
+import type { AuditRecorder, JsonValue } from '../audit/types.ts';
+import type { PlistDict, PlistValue } from '../protocol/plist/index.ts';
+import type { CommandQueueStore, DeviceStore, ResultStatus } from '../storage/types.ts';
+import { EMPTY_OK, requireBoundDevice, type MdmReply, type RequestContext } from './device-identity.ts';
+import type { InventoryService } from './inventory.ts';
+
+export interface ConnectInput {
+  deviceId: string;
+  status: 'Idle' | ResultStatus;
+  commandUuid?: string;
+  errorChain?: PlistValue;
+  /** The whole report as parsed. */
+  body: PlistDict;
+  /** The raw report as the device sent it. */
+  raw: Uint8Array;
+}
+
+export interface ConnectServiceDeps {
+  devices: DeviceStore;
+  queue: CommandQueueStore;
+  inventory: InventoryService;
+  audit: AuditRecorder;
+  now: () => Date;
+  toJson: (v: PlistValue) => JsonValue;
+  /** lastSeenAt is written at most this often per device (ms). */
+  lastSeenResolutionMs?: number;
+}
+
+export function createConnectService(deps: ConnectServiceDeps) {
+  const { devices, queue, audit } = deps;
+  const resolution = deps.lastSeenResolutionMs ?? 60_000;
+  return {
+    async handle(m: ConnectInput, ctx: RequestContext): Promise<MdmReply> {
+      const device = await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.connect', { allowAuthenticated: false });
+      const nowDate = deps.now();
+      const now = nowDate.toISOString();
+      if (!device.lastSeenAt || nowDate.getTime() - Date.parse(device.lastSeenAt) >= resolution) {
+        await devices.update(m.deviceId, { lastSeenAt: now }, now);
+      }
+      if (m.status !== 'Idle' && m.commandUuid !== undefined) {
+        const errorJson = m.errorChain !== undefined ? JSON.stringify(deps.toJson(m.errorChain)) : null;
+        const outcome = await queue.recordResult(
+          m.deviceId,
+          m.commandUuid,
+          m.status,
+          { raw: m.raw, json: JSON.stringify(deps.toJson(m.body)), errorJson },
+          now,
+        );
+        if (outcome === 'recorded') {
+          const entry = await queue.entry(m.deviceId, m.commandUuid);
+          const requestType = entry?.requestType ?? 'unknown';
+          if (m.status === 'Acknowledged') await deps.inventory.apply(m.deviceId, requestType, m.body);
+          if (m.status !== 'NotNow') {
+            await audit.record({
+              action: 'command.result',
+              actor: { type: 'device', id: m.deviceId },
+              source: ctx.source,
+              requestId: ctx.requestId,
+              target: { type: 'command', id: m.commandUuid },
+              outcome: m.status === 'Acknowledged' ? 'success' : 'failure',
+              details: { requestType, status: m.status },
+            });
+          }
+        } else if (outcome === 'unknown') {
+          await audit.record({
+            action: 'command.result',
+            actor: { type: 'device', id: m.deviceId },
+            source: ctx.source,
+            requestId: ctx.requestId,
+            target: { type: 'command', id: m.commandUuid },
+            outcome: 'denied',
+            details: { reason: 'unknown_command', status: m.status },
+          });
+        }
+      }
+      const next = await queue.next(m.deviceId, { skipNotNow: m.status === 'NotNow' }, now);
+      if (!next) return EMPTY_OK;
+      return { status: 200, contentType: 'application/xml', body: next.command.payload };
+    },
+  };
+}
+
+export type ConnectService = ReturnType<typeof createConnectService>;
