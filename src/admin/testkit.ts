@@ -1,0 +1,109 @@
+// The real admin stack for tests: SQLite storage in memory, the real services,
+// authenticator and server. Used by the admin, services and CLI tests.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { openSqliteStorage } from '../storage/open.ts';
+import type { OpenedStorage } from '../storage/open.ts';
+import type { DevicePatch, Storage } from '../storage/types.ts';
+import type { AuditEvent, AuditRecorder } from '../audit/types.ts';
+import type { CommandService, DeviceService } from '../services/types.ts';
+import { createDeviceService } from '../services/devices.ts';
+import { createCommandService } from '../services/commands.ts';
+import type { CommandBuilder } from '../services/commands.ts';
+import { createAuthenticator, createFirstAdmin, issueApiToken } from './tokens.ts';
+import { createAdminServer } from './server.ts';
+import type { AdminServerDeps, Authenticator, HealthReport } from './types.ts';
+import { commandBuilder } from './command-builder.ts';
+
+/** Audit events kept in order, for assertions. */
+export interface CollectedAudit extends AuditRecorder {
+  events: AuditEvent[];
+}
+
+export function collectingAudit(): CollectedAudit {
+  const events: AuditEvent[] = [];
+  return {
+    events,
+    async record(e: AuditEvent): Promise<void> {
+      events.push(structuredClone(e));
+    },
+  };
+}
+
+export interface TestStack {
+  opened: OpenedStorage;
+  storage: Storage;
+  audit: CollectedAudit;
+  devices: DeviceService;
+  commands: CommandService;
+  auth: Authenticator;
+  app: FastifyInstance;
+  adminId: string;
+  /** The bootstrap token ("*"). */
+  rootToken: string;
+  enqueued: Array<{ deviceIds: string[]; commandUuid: string }>;
+  clock: { now: Date };
+  tokenFor(scopes: string[], opts?: { expiresAt?: string }): Promise<string>;
+  addDevice(id: string, fields?: DevicePatch): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createTestStack(opts: {
+  limits?: AdminServerDeps['limits'];
+  health?: () => Promise<HealthReport>;
+  build?: CommandBuilder;
+} = {}): Promise<TestStack> {
+  const opened = await openSqliteStorage(':memory:');
+  await opened.migrate();
+  const storage = opened.storage;
+  const audit = collectingAudit();
+  const clock = { now: new Date('2026-01-01T00:00:00.000Z') };
+  const now = (): Date => new Date(clock.now);
+  const enqueued: TestStack['enqueued'] = [];
+  const devices = createDeviceService({ devices: storage.devices, audit });
+  const commands = createCommandService({
+    queue: storage.queue,
+    devices: storage.devices,
+    audit,
+    build: opts.build ?? commandBuilder,
+    now,
+    newUuid: randomUUID,
+    onEnqueued: (deviceIds, commandUuid) => enqueued.push({ deviceIds, commandUuid }),
+  });
+  const auth = createAuthenticator({ tokens: storage.tokens, admins: storage.admins, now });
+  const app = await createAdminServer({
+    devices,
+    commands,
+    auth,
+    audit,
+    health: opts.health ?? (async () => ({ status: 'ok' })),
+    ...(opts.limits ? { limits: opts.limits } : {}),
+  });
+  const first = await createFirstAdmin(storage, 'root', { now });
+  let n = 0;
+  return {
+    opened,
+    storage,
+    audit,
+    devices,
+    commands,
+    auth,
+    app,
+    adminId: first.admin.id,
+    rootToken: first.token,
+    enqueued,
+    clock,
+    async tokenFor(scopes, o = {}) {
+      const input: Parameters<typeof issueApiToken>[1] = { principalId: first.admin.id, name: `test ${++n}`, scopes };
+      if (o.expiresAt !== undefined) input.expiresAt = o.expiresAt;
+      return (await issueApiToken({ tokens: storage.tokens, now }, input)).token;
+    },
+    async addDevice(id, fields = {}) {
+      await storage.devices.create(id, { status: 'enrolled', ...fields }, now().toISOString());
+    },
+    async close() {
+      await app.close();
+      await opened.close();
+    },
+  };
+}
