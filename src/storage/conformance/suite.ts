@@ -439,8 +439,7 @@ export function runStorageConformance(name: string, open: OpenForTest): void {
         let clock = 0;
         const worker = async (deviceId: string, w: number) => {
           for (let round = 0; round < N * 4; round++) {
-            let got: DeliverableCommand | undefined;
-            got = await s.queue.next(deviceId, { skipNotNow: true }, at(++clock));
+            const got: DeliverableCommand | undefined = await s.queue.next(deviceId, { skipNotNow: true }, at(++clock));
             if (!got) return;
             if (deviceId === 'd1' && !firstDelivery.includes(got.command.uuid)) firstDelivery.push(got.command.uuid);
             // Every third worker answers Error, the rest Acknowledged: either way final.
