@@ -16,7 +16,7 @@
 // - enqueue() inserts the command and every queue row in one transaction.
 
 import type { Selectable } from 'kysely';
-import { badRequest, conflict, notFound } from '../../lib/errors.ts';
+import { RampartError, badRequest, conflict, notFound } from '../../lib/errors.ts';
 import { dbErrorKind } from '../errors.ts';
 import type { CommandQueueTable, CommandsTable } from '../schema.ts';
 import type {
@@ -135,32 +135,39 @@ export class SqlQueueStore implements CommandQueueStore {
     const statuses: QueueStatus[] = opts.skipNotNow ? ['pending'] : ['pending', 'not_now'];
     return this.#db.transaction().execute(async (trx) => {
       await this.#backend.lockDevice(trx, id);
-      const r = await trx.selectFrom('command_queue as q')
-        .innerJoin('commands as c', 'c.uuid', 'q.command_uuid')
-        .select([...ENTRY_COLUMNS, 'c.payload', 'c.created_by', 'c.created_at'])
-        .where('q.device_id', '=', id)
-        .where('q.status', 'in', statuses)
-        .orderBy('q.seq')
-        .limit(1)
-        .executeTakeFirst();
-      if (!r) return undefined;
-      await trx.updateTable('command_queue')
-        .set((eb) => ({ deliveries: eb('deliveries', '+', 1), last_delivered_at: t, updated_at: t }))
-        .where('seq', '=', r.seq)
-        .execute();
-      const entry = toEntry(r);
-      entry.deliveries += 1;
-      entry.lastDeliveredAt = t;
-      return {
-        entry,
-        command: toCommand({
-          uuid: r.command_uuid,
-          request_type: r.request_type,
-          payload: r.payload,
-          created_by: r.created_by,
-          created_at: r.created_at,
-        }),
-      };
+      // The result of the chosen entry may be recorded (on another connection)
+      // between our SELECT and UPDATE; the UPDATE re-checks the status and we
+      // pick again, so an answered command is never handed out.
+      for (let attempt = 0; attempt < 8; attempt++) {
+        const r = await trx.selectFrom('command_queue as q')
+          .innerJoin('commands as c', 'c.uuid', 'q.command_uuid')
+          .select([...ENTRY_COLUMNS, 'c.payload', 'c.created_by', 'c.created_at'])
+          .where('q.device_id', '=', id)
+          .where('q.status', 'in', statuses)
+          .orderBy('q.seq')
+          .limit(1)
+          .executeTakeFirst();
+        if (!r) return undefined;
+        const updated = await trx.updateTable('command_queue')
+          .set((eb) => ({ deliveries: eb('deliveries', '+', 1), last_delivered_at: t, updated_at: t }))
+          .where('seq', '=', r.seq)
+          .where('status', 'in', statuses)
+          .returning(['deliveries', 'status'])
+          .executeTakeFirst();
+        if (!updated) continue;
+        const entry = toEntry({ ...r, deliveries: updated.deliveries, status: updated.status, last_delivered_at: t, updated_at: t });
+        return {
+          entry,
+          command: toCommand({
+            uuid: r.command_uuid,
+            request_type: r.request_type,
+            payload: r.payload,
+            created_by: r.created_by,
+            created_at: r.created_at,
+          }),
+        };
+      }
+      throw new RampartError('unavailable', 'busy', 'queue entry kept changing during next()');
     });
   }
 
