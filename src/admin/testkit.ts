@@ -13,7 +13,7 @@ import type { CommandBuilder } from '../services/commands.ts';
 import { createAuthenticator, createFirstAdmin, issueApiToken } from './tokens.ts';
 import { createAdminServer } from './server.ts';
 import type { AdminServerDeps, Authenticator, HealthReport } from './types.ts';
-import { commandBuilder } from './command-builder.ts';
+import { buildCommand } from '../protocol/commands/build.ts';
 
 /** Audit events kept in order, for assertions. */
 export interface CollectedAudit extends AuditRecorder {
@@ -65,7 +65,7 @@ export async function createTestStack(opts: {
     queue: storage.queue,
     devices: storage.devices,
     audit,
-    build: opts.build ?? commandBuilder,
+    build: opts.build ?? ((input) => buildCommand(input)),
     now,
     newUuid: randomUUID,
     onEnqueued: (deviceIds, commandUuid) => enqueued.push({ deviceIds, commandUuid }),

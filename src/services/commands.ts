@@ -24,6 +24,8 @@ export const COMMAND_UUID_PATTERN = '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{
 const COMMAND_UUID = new RegExp(COMMAND_UUID_PATTERN);
 export const REQUEST_TYPE_PATTERN = '^[A-Za-z][A-Za-z0-9]{0,63}$';
 const REQUEST_TYPE = new RegExp(REQUEST_TYPE_PATTERN);
+/** Builder messages passed to callers: key paths and fixed words only. */
+const SAFE_MESSAGE = /^[A-Za-z0-9 _:;/.,()[\]-]{1,300}$/;
 /** Concurrent device look-ups while checking that every target exists. */
 const LOOKUP_CONCURRENCY = 32;
 
@@ -141,8 +143,10 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
           const built = build({ uuid, requestType, payload: input.payload });
           plist = typeof built.plist === 'string' ? encoder.encode(built.plist) : built.plist;
         } catch (e) {
-          if (isRampartError(e) && e.code === 'bad_request') throw e;
-          throw badRequest('invalid command', e instanceof Error ? e.message : undefined);
+          // The builder names the offending key paths; keep its message only when it is plain.
+          const message = e instanceof Error ? e.message : '';
+          if (isRampartError(e) && e.code === 'bad_request' && SAFE_MESSAGE.test(message)) throw e;
+          throw badRequest('invalid command', message);
         }
 
         await requireDevices(ids);
