@@ -123,3 +123,22 @@ export function opensslSign(
   return new Uint8Array(fx.run([command, '-sign', '-binary', '-in', input, '-signer', signer.certPath, '-inkey', signer.keyPath,
     '-outform', 'DER', ...extra]));
 }
+
+// Run directly by `node --test`, this file checks its own fixtures; imported by
+// other tests it only provides them.
+if (import.meta.main) {
+  const { it } = await import('node:test');
+  const assert = (await import('node:assert/strict')).default;
+  it('makes certificates that openssl itself accepts', () => {
+    const fx = createOpensslFixtures();
+    try {
+      for (const f of [fx.device, fx.ecDevice]) {
+        const out = fx.run(['verify', '-CAfile', fx.ca.certPath, f.certPath]).toString();
+        assert.match(out, /OK/);
+      }
+      assert.throws(() => fx.run(['verify', '-CAfile', fx.otherCa.certPath, fx.device.certPath]));
+    } finally {
+      fx.cleanup();
+    }
+  });
+}
