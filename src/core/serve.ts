@@ -16,7 +16,7 @@ import { createCommandService } from '../services/commands.ts';
 import { createAdminServer } from '../admin/server.ts';
 import { createAuthenticator, createFirstAdmin } from '../admin/tokens.ts';
 import { buildCommand } from '../protocol/commands/build.ts';
-import { plistToJson } from '../protocol/json.ts';
+import { plistToJson } from '../protocol/commands/results.ts';
 import { createCmsVerifier } from '../protocol/cms/verify.ts';
 import { createDevelopmentTls } from './tls.ts';
 import { loadOrCreateCa } from './ca.ts';
@@ -54,7 +54,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   const opened: OpenedStorage = await openStorage({ databaseUrl: config.databaseUrl, sqlitePath: path.join(config.dataDir, 'rampart.db') });
   await opened.migrate();
   const { storage } = opened;
-  const audit: OpenedAudit = await openAudit(config, opened, log);
+  const audit: OpenedAudit = await openAudit(config, opened, keys.sealer, log);
 
   const { ca, created } = await loadOrCreateCa(
     { settings: storage.settings, sealer: keys.sealer, now },
