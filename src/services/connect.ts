@@ -76,7 +76,9 @@ export function createConnectService(deps: ConnectServiceDeps) {
           });
         }
       }
-      const next = await queue.next(m.deviceId, { skipNotNow: m.status === 'NotNow' }, now);
+      // A command the device answered NotNow waits for its next session (which
+      // starts with Idle); within this session the commands behind it proceed.
+      const next = await queue.next(m.deviceId, { skipNotNow: m.status !== 'Idle' }, now);
       if (!next) return EMPTY_OK;
       return { status: 200, contentType: 'application/xml', body: next.command.payload };
     },

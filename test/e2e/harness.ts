@@ -1,0 +1,120 @@
+// End-to-end harness: starts the real `rampart serve` process (which forks the
+// sandboxed gateway) on a fresh data directory and loopback ports, and issues
+// device identities from that installation's own CA for the simulator.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openStorage } from '../../src/storage/open.ts';
+import { openKeys } from '../../src/core/keys.ts';
+import { issueDeviceIdentity, loadCa } from '../../src/core/ca.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { SimDevice, type SimIdentity } from '../../src/sim/device.ts';
+import { toPem } from '../../src/pki/pem.ts';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface ServerProcess {
+  child: ChildProcess;
+  dataDir: string;
+  deviceUrl: string;
+  adminUrl: string;
+  token: string | undefined;
+  output(): string;
+  /** Waits for the process to exit. */
+  exited: Promise<number | null>;
+}
+
+export async function startServerProcess(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ServerProcess> {
+  const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'rampart-e2e-'));
+  const child = spawn(process.execPath, [path.join(ROOT, 'src', 'cli', 'main.ts'), 'serve', '--dev'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      RAMPART_DATA_DIR: dataDir,
+      RAMPART_DEVICE_LISTEN: '127.0.0.1:0',
+      RAMPART_ADMIN_LISTEN: '127.0.0.1:0',
+      RAMPART_LOG_LEVEL: 'warn',
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const device = /Device plane \(public\):\s+(https:\/\/\S+)/.exec(out);
+    const admin = /Admin API \(loopback\):\s+(http:\/\/\S+)\/api\/v1/.exec(out);
+    if (device && admin) {
+      const token = /One-time credential[^\n]*\n\s+(rmp_\S+)/.exec(out)?.[1];
+      return { child, dataDir, deviceUrl: device[1]!, adminUrl: admin[1]!, token, output: () => out, exited };
+    }
+    if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}:\n${out}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`server did not start in time:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function stopServerProcess(s: ServerProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (s.child.exitCode === null) s.child.kill(signal);
+  await s.exited;
+}
+
+export function removeDataDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Issues identity certificates from the installation's CA (as SCEP would). */
+export async function issueIdentities(dataDir: string, count: number): Promise<{ identities: SimIdentity[]; caPem: string }> {
+  const config = loadConfig({ env: { RAMPART_DATA_DIR: dataDir }, dev: true });
+  const keys = await openKeys(config);
+  const opened = await openStorage({ sqlitePath: path.join(dataDir, 'rampart.db') });
+  try {
+    const ca = await loadCa({ settings: opened.storage.settings, sealer: keys.sealer });
+    if (!ca) throw new Error('no CA in the data directory');
+    const identities: SimIdentity[] = [];
+    for (let i = 0; i < count; i++) {
+      const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const certDer = await issueDeviceIdentity(
+        { ca, certificates: opened.storage.certificates, now: () => new Date() },
+        { publicKey, commonName: `sim-device-${i}` },
+      );
+      identities.push({ certDer, privateKey });
+    }
+    return { identities, caPem: toPem('CERTIFICATE', ca.certDer) };
+  } finally {
+    await opened.close();
+  }
+}
+
+export function simDevice(server: ServerProcess, identity: SimIdentity, caPem: string, extra: Partial<ConstructorParameters<typeof SimDevice>[0]> = {}): SimDevice {
+  return new SimDevice({
+    serverUrl: server.deviceUrl,
+    tlsCa: caPem,
+    topic: 'com.apple.mgmt.External.rampart-development',
+    identity,
+    ...extra,
+  });
+}
+
+export async function api(server: ServerProcess, method: string, url: string, body?: unknown, token: string | null | undefined = server.token): Promise<{ status: number; json: unknown }> {
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${server.adminUrl}${url}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json: unknown = text;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, json };
+}
