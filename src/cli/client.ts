@@ -111,6 +111,5 @@ async function readLimited(res: Response): Promise<string> {
 
 /** Removes control characters (terminal escapes) from text shown on a terminal. */
 export function sanitize(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, '?');
 }

@@ -1,0 +1,18 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { PUBLIC_ROUTES, ROUTES, routeKey } from './index.ts';
+
+describe('route list', () => {
+  it('every route is under /api/v1, unique, and public only when allowlisted', () => {
+    const keys = ROUTES.map(routeKey);
+    assert.equal(new Set(keys).size, keys.length);
+    for (const r of ROUTES) {
+      assert.ok(r.url.startsWith('/api/v1/'), r.url);
+      assert.equal(r.permission === null, PUBLIC_ROUTES.has(routeKey(r)), routeKey(r));
+    }
+    assert.deepEqual([...PUBLIC_ROUTES], ['GET /api/v1/health']);
+  });
+  it('state-changing routes name their audit action', () => {
+    for (const r of ROUTES.filter((x) => x.method !== 'GET')) assert.ok(r.audit, routeKey(r));
+  });
+});

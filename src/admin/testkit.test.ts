@@ -1,0 +1,20 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createTestStack } from './testkit.ts';
+
+describe('test stack', () => {
+  it('wires real storage, services and server with a working bootstrap token', async () => {
+    const s = await createTestStack();
+    try {
+      assert.equal(s.storage.backend, 'sqlite');
+      await s.addDevice('UDID-T');
+      const res = await s.app.inject({ method: 'GET', url: '/api/v1/devices', headers: { authorization: `Bearer ${s.rootToken}` } });
+      assert.equal(res.statusCode, 200);
+      assert.deepEqual((res.json() as { items: Array<{ id: string }> }).items.map((d) => d.id), ['UDID-T']);
+      const token = await s.tokenFor(['devices.read']);
+      assert.ok((await s.auth.authenticate({ bearer: token })).permissions.has('devices.read'));
+    } finally {
+      await s.close();
+    }
+  });
+});
