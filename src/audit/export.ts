@@ -1,0 +1,92 @@
+// JSON Lines export of the audit log, the input of offline verification.
+//
+//   {"index":n,"leafHash":"<hex>","entry":{...canonical entry...}}   one per entry, in index order
+//   {"checkpoint":"<signed note>"}                                     stored checkpoints, after the entries
+//
+// The entry is embedded as a JSON object; since it was RFC 8785 canonical,
+// re-canonicalising the parsed object gives back the exact leaf bytes.
+
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { canonicalize } from './jcs.ts';
+import type { AuditStore, StoredEntry } from './store.ts';
+import type { JsonValue } from './types.ts';
+
+/** One entry as the verifier sees it: claimed position, stored leaf hash, canonical text. */
+export interface LogRecord {
+  /** Index the store (or export line) files the entry under. */
+  position: number;
+  leafHash: Uint8Array;
+  /** Entry text (canonical JSON), or null when the line could not be read. */
+  entry: string | null;
+}
+
+export interface ExportOptions {
+  start?: number;
+  end?: number;
+  /** Include stored checkpoints (default true). */
+  checkpoints?: boolean;
+}
+
+export function exportLine(e: StoredEntry): string {
+  return `{"index":${e.index},"leafHash":"${Buffer.from(e.leafHash).toString('hex')}","entry":${e.entry}}\n`;
+}
+
+/** Stream the export as lines (each ending in "\n"). */
+export async function* exportJsonl(store: AuditStore, opts: ExportOptions = {}): AsyncIterable<string> {
+  for await (const e of store.readEntries(opts.start ?? 0, opts.end)) yield exportLine(e);
+  if (opts.checkpoints !== false) {
+    for (const cp of await store.listCheckpoints()) yield JSON.stringify({ checkpoint: cp.note }) + '\n';
+  }
+}
+
+/** Write the export to a writable stream (e.g. fs.createWriteStream), honouring back-pressure. */
+export async function writeExport(store: AuditStore, out: NodeJS.WritableStream, opts: ExportOptions = {}): Promise<number> {
+  let n = 0;
+  for await (const line of exportJsonl(store, opts)) {
+    if (!out.write(line)) await new Promise<void>((r) => out.once('drain', () => r()));
+    n++;
+  }
+  return n;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/**
+ * Parse export lines into records and checkpoint notes. Unreadable lines
+ * become records with entry null (reported by the verifier), never exceptions.
+ */
+export async function* readJsonlRecords(lines: AsyncIterable<string> | Iterable<string>, checkpoints: string[]): AsyncIterable<LogRecord> {
+  let lineNo = 0;
+  for await (const raw of lines) {
+    lineNo++;
+    const line = raw.trim();
+    if (line === '') continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      yield { position: -lineNo, leafHash: new Uint8Array(0), entry: null };
+      continue;
+    }
+    const o = (typeof v === 'object' && v !== null ? v : {}) as Record<string, unknown>;
+    if (typeof o.checkpoint === 'string') {
+      checkpoints.push(o.checkpoint);
+      continue;
+    }
+    let entry: string | null = null;
+    try {
+      entry = typeof o.entry === 'object' && o.entry !== null ? canonicalize(o.entry as JsonValue) : null;
+    } catch {
+      entry = null;
+    }
+    const position = Number.isSafeInteger(o.index) ? (o.index as number) : -lineNo;
+    const leafHash = typeof o.leafHash === 'string' && HEX64.test(o.leafHash) ? Buffer.from(o.leafHash, 'hex') : new Uint8Array(0);
+    yield { position, leafHash, entry };
+  }
+}
+
+/** Lines of a file, streamed. */
+export function fileLines(path: string): AsyncIterable<string> {
+  return createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+}

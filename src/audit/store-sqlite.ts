@@ -1,0 +1,247 @@
+// AuditStore over node:sqlite. The handle is switched to WAL with
+// synchronous=FULL, so a committed append survives power loss and kill -9.
+// node:sqlite is synchronous: a write blocks the event loop for the length of
+// one transaction, which is what makes group commit natural (events arriving
+// meanwhile queue up for the next transaction).
+
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { conflict } from '../lib/errors.ts';
+import { NODE_STRIDE, clampLimit } from './store.ts';
+import type { AuditQuery, AuditStore, LeaderLease, StoredCheckpoint, StoredEntry, StoredNode } from './store.ts';
+import type { HashRun } from './merkle.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS audit_entry (
+  idx INTEGER PRIMARY KEY,
+  time TEXT NOT NULL,
+  actor_type TEXT NOT NULL,
+  actor_id TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target_type TEXT,
+  target_id TEXT,
+  source TEXT,
+  outcome TEXT NOT NULL,
+  request_id TEXT,
+  entry TEXT NOT NULL,
+  leaf_hash BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_entry_time ON audit_entry (time);
+CREATE INDEX IF NOT EXISTS audit_entry_actor ON audit_entry (actor_id);
+CREATE INDEX IF NOT EXISTS audit_entry_action ON audit_entry (action);
+CREATE INDEX IF NOT EXISTS audit_entry_target ON audit_entry (target_id);
+CREATE INDEX IF NOT EXISTS audit_entry_source ON audit_entry (source);
+CREATE TABLE IF NOT EXISTS audit_node (
+  level INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  hash BLOB NOT NULL,
+  PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit_checkpoint (
+  size INTEGER PRIMARY KEY,
+  root_hash BLOB NOT NULL,
+  note TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_cursor (
+  name TEXT PRIMARY KEY,
+  next_index INTEGER NOT NULL
+);
+`;
+
+type Row = Record<string, unknown>;
+
+function entryFromRow(r: Row): StoredEntry {
+  return {
+    index: Number(r.idx),
+    time: r.time as string,
+    actorType: r.actor_type as string,
+    actorId: r.actor_id as string,
+    action: r.action as string,
+    targetType: (r.target_type as string | null) ?? null,
+    targetId: (r.target_id as string | null) ?? null,
+    source: (r.source as string | null) ?? null,
+    outcome: r.outcome as string,
+    requestId: (r.request_id as string | null) ?? null,
+    entry: r.entry as string,
+    leafHash: r.leaf_hash as Uint8Array,
+  };
+}
+
+const cpFromRow = (r: Row): StoredCheckpoint => ({
+  size: Number(r.size),
+  rootHash: r.root_hash as Uint8Array,
+  note: r.note as string,
+  createdAt: r.created_at as string,
+});
+
+// One leader per database file within this process. SQLite deployments are
+// single-node by construction; the index check in append() stops any second
+// writer from forking the log regardless.
+const leaders = new Set<string>();
+
+export class SqliteAuditStore implements AuditStore {
+  readonly stride = NODE_STRIDE;
+  readonly #db: DatabaseSync;
+  #st: Record<string, StatementSync> | null = null;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  async init(): Promise<void> {
+    const db = this.#db;
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = FULL');
+    db.exec(SCHEMA);
+    this.#st = {
+      size: db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM audit_entry'),
+      insEntry: db.prepare(
+        'INSERT INTO audit_entry (idx, time, actor_type, actor_id, action, target_type, target_id, source, outcome, request_id, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      insNode: db.prepare('INSERT INTO audit_node (level, idx, hash) VALUES (?, ?, ?)'),
+      leafRun: db.prepare('SELECT leaf_hash AS h FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx'),
+      nodeRun: db.prepare('SELECT hash AS h FROM audit_node WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx'),
+      putCp: db.prepare('INSERT OR IGNORE INTO audit_checkpoint (size, root_hash, note, created_at) VALUES (?, ?, ?, ?)'),
+      latestCp: db.prepare('SELECT * FROM audit_checkpoint ORDER BY size DESC LIMIT 1'),
+      listCp: db.prepare('SELECT * FROM audit_checkpoint WHERE size >= ? ORDER BY size LIMIT ?'),
+      entries: db.prepare('SELECT * FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
+      getCursor: db.prepare('SELECT next_index FROM audit_cursor WHERE name = ?'),
+      setCursor: db.prepare('INSERT INTO audit_cursor (name, next_index) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET next_index = excluded.next_index'),
+    };
+  }
+
+  get #s(): Record<string, StatementSync> {
+    if (!this.#st) throw new Error('audit store not initialised');
+    return this.#st;
+  }
+
+  #stmt(name: string): StatementSync {
+    return this.#s[name] as StatementSync;
+  }
+
+  async size(): Promise<number> {
+    return Number((this.#stmt('size').get() as Row).n);
+  }
+
+  async append(entries: readonly StoredEntry[], nodes: readonly StoredNode[]): Promise<void> {
+    if (entries.length === 0 && nodes.length === 0) return;
+    const db = this.#db;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const first = entries[0];
+      if (first && Number((this.#stmt('size').get() as Row).n) !== first.index) {
+        throw conflict('audit log has another writer', 'append index does not continue the log');
+      }
+      const ins = this.#stmt('insEntry');
+      for (const e of entries) {
+        ins.run(e.index, e.time, e.actorType, e.actorId, e.action, e.targetType, e.targetId, e.source, e.outcome, e.requestId, e.entry, e.leafHash);
+      }
+      const insN = this.#stmt('insNode');
+      for (const n of nodes) insN.run(n.level, n.index, n.hash);
+      db.exec('COMMIT');
+    } catch (err) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  async readHashes(runs: readonly HashRun[]): Promise<Uint8Array[][]> {
+    const leaf = this.#stmt('leafRun');
+    const node = this.#stmt('nodeRun');
+    return runs.map((r) => {
+      const rows = (r.level === 0 ? leaf.all(r.start, r.start + r.count) : node.all(r.level, r.start, r.start + r.count)) as Row[];
+      return rows.map((x) => x.h as Uint8Array);
+    });
+  }
+
+  async putCheckpoint(cp: StoredCheckpoint): Promise<void> {
+    this.#stmt('putCp').run(cp.size, cp.rootHash, cp.note, cp.createdAt);
+  }
+
+  async latestCheckpoint(): Promise<StoredCheckpoint | null> {
+    const r = this.#stmt('latestCp').get() as Row | undefined;
+    return r ? cpFromRow(r) : null;
+  }
+
+  async listCheckpoints(opts: { fromSize?: number; limit?: number } = {}): Promise<StoredCheckpoint[]> {
+    return (this.#stmt('listCp').all(opts.fromSize ?? 0, opts.limit ?? 1_000_000) as Row[]).map(cpFromRow);
+  }
+
+  async *readEntries(start: number, end = Number.MAX_SAFE_INTEGER): AsyncIterable<StoredEntry> {
+    const st = this.#stmt('entries');
+    let next = start;
+    const batch = 2000;
+    for (;;) {
+      const rows = st.all(next, end, batch) as Row[];
+      for (const r of rows) yield entryFromRow(r);
+      if (rows.length < batch) return;
+      next = Number((rows[rows.length - 1] as Row).idx) + 1;
+    }
+  }
+
+  async search(q: AuditQuery): Promise<StoredEntry[]> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    const eq = (col: string, v: string | undefined): void => {
+      if (v !== undefined) {
+        where.push(`${col} = ?`);
+        args.push(v);
+      }
+    };
+    if (q.from !== undefined) {
+      where.push('time >= ?');
+      args.push(q.from);
+    }
+    if (q.to !== undefined) {
+      where.push('time < ?');
+      args.push(q.to);
+    }
+    eq('actor_type', q.actorType);
+    eq('actor_id', q.actorId);
+    eq('action', q.action);
+    eq('target_type', q.targetType);
+    eq('target_id', q.targetId);
+    eq('source', q.source);
+    eq('outcome', q.outcome);
+    if (q.actionPrefix !== undefined) {
+      where.push('substr(action, 1, ?) = ?');
+      args.push(q.actionPrefix.length + 1, q.actionPrefix + '.');
+    }
+    if (q.afterIndex !== undefined) {
+      where.push('idx > ?');
+      args.push(q.afterIndex);
+    }
+    const sql = `SELECT * FROM audit_entry${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY idx LIMIT ?`;
+    args.push(clampLimit(q.limit));
+    return (this.#db.prepare(sql).all(...args) as Row[]).map(entryFromRow);
+  }
+
+  async getCursor(name: string): Promise<number> {
+    const r = this.#stmt('getCursor').get(name) as Row | undefined;
+    return r ? Number(r.next_index) : 0;
+  }
+
+  async setCursor(name: string, next: number): Promise<void> {
+    this.#stmt('setCursor').run(name, next);
+  }
+
+  async tryAcquireLeader(): Promise<LeaderLease | null> {
+    const key = this.#db.location() ?? ':memory:';
+    if (key !== ':memory:' && leaders.has(key)) return null;
+    leaders.add(key);
+    let held = true;
+    return {
+      get held() {
+        return held;
+      },
+      async release() {
+        if (held) leaders.delete(key);
+        held = false;
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#st = null;
+  }
+}

@@ -1,0 +1,87 @@
+// The audit log's own storage interface. Deliberately small and separate from
+// src/storage: the log needs append-only batches, range reads of hashes for
+// proofs, checkpoints, forwarder cursors and a leader lock, nothing else.
+// Implementations: store-sqlite.ts (node:sqlite), store-pg.ts (pg).
+//
+// Tables (all prefixed audit_, created idempotently by init()):
+//   audit_entry       one row per entry: index, indexed columns, canonical JSON, leaf hash
+//   audit_node        complete-subtree hashes at levels that are multiples of `stride`
+//   audit_checkpoint  signed tree heads
+//   audit_cursor      SIEM forwarder cursors (next index to deliver)
+
+import type { HashReader } from './merkle.ts';
+import type { StoredEntry } from './entry.ts';
+
+export type { StoredEntry } from './entry.ts';
+
+/** Levels of the tree the stores keep (besides leaf hashes): 4, 8, 12, ... */
+export const NODE_STRIDE = 4;
+
+export interface StoredNode {
+  level: number;
+  index: number;
+  hash: Uint8Array;
+}
+
+export interface StoredCheckpoint {
+  size: number;
+  rootHash: Uint8Array;
+  /** The signed note (c2sp.org/tlog-checkpoint). */
+  note: string;
+  createdAt: string;
+}
+
+export interface AuditQuery {
+  /** Inclusive lower bound on entry time (ISO-8601). */
+  from?: string;
+  /** Exclusive upper bound on entry time. */
+  to?: string;
+  actorType?: string;
+  actorId?: string;
+  action?: string;
+  /** Matches actions starting with this prefix followed by a dot ("device" matches "device.authenticate"). */
+  actionPrefix?: string;
+  targetType?: string;
+  targetId?: string;
+  source?: string;
+  outcome?: string;
+  /** Cursor: only entries with a larger index. */
+  afterIndex?: number;
+  /** 1..1000, default 100. */
+  limit?: number;
+}
+
+/** Held by the one node allowed to write and sign. */
+export interface LeaderLease {
+  /** False once the lock is known lost (connection dropped); the log stops writing. */
+  readonly held: boolean;
+  release(): Promise<void>;
+}
+
+export interface AuditStore extends HashReader {
+  /** Create tables and indexes if missing (idempotent). */
+  init(): Promise<void>;
+  /** Number of entries. */
+  size(): Promise<number>;
+  /**
+   * Append entries (indices continuing exactly at size()) and completed node
+   * hashes in one transaction. Resolves only once durable. Rejects, writing
+   * nothing, if the first index is not the current size (another writer).
+   */
+  append(entries: readonly StoredEntry[], nodes: readonly StoredNode[]): Promise<void>;
+  putCheckpoint(cp: StoredCheckpoint): Promise<void>;
+  latestCheckpoint(): Promise<StoredCheckpoint | null>;
+  /** Checkpoints in increasing size, optionally from a size, at most `limit`. */
+  listCheckpoints(opts?: { fromSize?: number; limit?: number }): Promise<StoredCheckpoint[]>;
+  /** Entries in index order from `start` (inclusive) to `end` (exclusive, default: all). */
+  readEntries(start: number, end?: number): AsyncIterable<StoredEntry>;
+  search(q: AuditQuery): Promise<StoredEntry[]>;
+  /** Next index a named forwarder must deliver (0 if never set). */
+  getCursor(name: string): Promise<number>;
+  setCursor(name: string, next: number): Promise<void>;
+  /** Try to become the single writer; null when another holder has it. */
+  tryAcquireLeader(): Promise<LeaderLease | null>;
+  close(): Promise<void>;
+}
+
+export const clampLimit = (n: number | undefined): number => Math.min(Math.max(Math.trunc(n ?? 100), 1), 1000);
