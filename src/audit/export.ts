@@ -87,6 +87,12 @@ export async function* readJsonlRecords(lines: AsyncIterable<string> | Iterable<
 }
 
 /** Lines of a file, streamed. */
-export function fileLines(path: string): AsyncIterable<string> {
-  return createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+export async function* fileLines(path: string): AsyncIterable<string> {
+  // Opened on first iteration only, so an unused iterable leaves no stream behind.
+  const input = createReadStream(path, { encoding: 'utf8' });
+  try {
+    yield* createInterface({ input, crlfDelay: Infinity });
+  } finally {
+    input.destroy();
+  }
 }

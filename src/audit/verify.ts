@@ -134,7 +134,7 @@ export async function verifyRecords(records: AsyncIterable<LogRecord>, opts: Ver
   const seen = new Bitmap();
   const duplicated = new Set<number>();
   // Window of recent claimed index -> computed hash (first occurrence) and -> prev field.
-  const hashOf = new Map<number, string>();
+  const hashOf = new Map<number, { hash: string; position: number }>();
   const prevOf = new Map<number, string>();
   const dupCandidates = new Map<number, { position: number; hash: string }[]>();
   const flaggedModified = new Set<number>();
@@ -186,12 +186,13 @@ export async function verifyRecords(records: AsyncIterable<LogRecord>, opts: Ver
 
     if (seen.set(e)) {
       duplicated.add(e);
-      const list = dupCandidates.get(e) ?? [{ position: -1, hash: hashOf.get(e) ?? '' }];
+      const first = hashOf.get(e);
+      const list = dupCandidates.get(e) ?? [{ position: first?.position ?? -1, hash: first?.hash ?? '' }];
       list.push({ position, hash: h });
       dupCandidates.set(e, list);
     } else {
       if (e < maxClaimed) add({ kind: 'reordered', index: e, position });
-      hashOf.set(e, h);
+      hashOf.set(e, { hash: h, position });
     }
     prevOf.set(e, entry.prev);
     if (hashOf.size > WINDOW) hashOf.delete(hashOf.keys().next().value as number);
