@@ -172,7 +172,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
     if (!def) throw notFound();
     if (def.permission !== null && def.permission !== AUTHENTICATED && !mayHoldUnder(actor, def.permission)) {
       await audit.record({
-        action: def.audit ?? `admin.${def.id}`,
+        action: def.audit ?? 'admin.access',
         actor: { type: actor.type, id: actor.id },
         source: request.ip,
         requestId: request.id,

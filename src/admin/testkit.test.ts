@@ -13,6 +13,13 @@ describe('test stack', () => {
       assert.deepEqual((res.json() as { items: Array<{ id: string }> }).items.map((d) => d.id), ['UDID-T']);
       const token = await s.tokenFor(['devices.read']);
       assert.ok((await s.auth.authenticate({ bearer: token })).permissions.has('devices.read'));
+      // Audit events land in the real tamper-evident log.
+      const denied = await s.app.inject({ method: 'GET', url: '/api/v1/devices/UDID-T/commands', headers: { authorization: `Bearer ${token}` } });
+      assert.equal(denied.statusCode, 403);
+      const stored = await s.audit.log.store.search({ outcome: 'denied' });
+      assert.equal(stored.length, 1);
+      assert.equal(stored[0]!.action, 'admin.access');
+      assert.equal(s.audit.events.length, 1);
     } finally {
       await s.close();
     }

@@ -1,6 +1,12 @@
-// The real admin stack for tests: SQLite storage in memory, the real services,
-// authenticator and server. Used by the admin, services and CLI tests.
+// The real admin stack for tests: SQLite storage in memory, the real
+// tamper-evident audit log (its own in-memory SQLite store), the real
+// services, command builder, authenticator and server. Used by the admin,
+// services and CLI tests.
 import { randomUUID } from 'node:crypto';
+import { DatabaseSync } from 'node:sqlite';
+import { AuditLog } from '../audit/log.ts';
+import { SqliteAuditStore } from '../audit/store-sqlite.ts';
+import { generateNoteKey, parseSignerKey } from '../audit/note.ts';
 import type { FastifyInstance } from 'fastify';
 import { openSqliteStorage } from '../storage/open.ts';
 import type { OpenedStorage } from '../storage/open.ts';
@@ -15,17 +21,31 @@ import { createAdminServer } from './server.ts';
 import type { AdminServerDeps, Authenticator, HealthReport } from './types.ts';
 import { buildCommand } from '../protocol/commands/build.ts';
 
-/** Audit events kept in order, for assertions. */
+/** The real audit log; `events` lists what it acknowledged, in order, for assertions. */
 export interface CollectedAudit extends AuditRecorder {
+  log: AuditLog;
   events: AuditEvent[];
 }
 
-export function collectingAudit(): CollectedAudit {
+export async function openTestAudit(now: () => Date): Promise<CollectedAudit & { close(): Promise<void> }> {
+  const db = new DatabaseSync(':memory:');
+  const log = await AuditLog.open({
+    store: new SqliteAuditStore(db),
+    origin: 'rampart.test/audit',
+    signer: parseSignerKey(generateNoteKey('rampart.test').signerKey),
+    clock: now,
+  });
   const events: AuditEvent[] = [];
   return {
+    log,
     events,
     async record(e: AuditEvent): Promise<void> {
+      await log.record(e);
       events.push(structuredClone(e));
+    },
+    async close() {
+      await log.close();
+      db.close();
     },
   };
 }
@@ -56,9 +76,9 @@ export async function createTestStack(opts: {
   const opened = await openSqliteStorage(':memory:');
   await opened.migrate();
   const storage = opened.storage;
-  const audit = collectingAudit();
   const clock = { now: new Date('2026-01-01T00:00:00.000Z') };
   const now = (): Date => new Date(clock.now);
+  const audit = await openTestAudit(now);
   const enqueued: TestStack['enqueued'] = [];
   const devices = createDeviceService({ devices: storage.devices, audit });
   const commands = createCommandService({
@@ -103,6 +123,7 @@ export async function createTestStack(opts: {
     },
     async close() {
       await app.close();
+      await audit.close();
       await opened.close();
     },
   };

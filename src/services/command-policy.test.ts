@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { authorize, commandClass, hasPermission, isKnownScope, mayHoldUnder, sendPermission } from './command-policy.ts';
 import type { Actor } from './types.ts';
-import type { AuditEvent } from '../audit/types.ts';
+import { openTestAudit } from '../admin/testkit.ts';
 import { isRampartError } from '../lib/errors.ts';
 
 const actor = (...p: string[]): Actor => ({ type: 'token', id: 't1', permissions: new Set(p), source: '127.0.0.1', requestId: 'r1' });
@@ -47,8 +47,8 @@ describe('permissions', () => {
     assert.ok(!isKnownScope('commands.send.everything'));
   });
   it('authorize records a denied event and throws forbidden', async () => {
-    const events: AuditEvent[] = [];
-    const audit = { record: async (e: AuditEvent) => void events.push(e) };
+    const audit = await openTestAudit(() => new Date());
+    const events = audit.events;
     await authorize(audit, actor('commands.send'), 'commands.send.erase', { action: 'command.enqueue' });
     assert.equal(events.length, 0);
     await assert.rejects(
@@ -59,5 +59,8 @@ describe('permissions', () => {
       action: 'command.enqueue', actor: { type: 'token', id: 't1' }, source: '127.0.0.1', requestId: 'r1',
       target: { type: 'command', id: 'c1' }, outcome: 'denied', details: { permission: 'commands.send.erase' },
     }]);
+    const stored = await audit.log.store.search({ outcome: 'denied' });
+    assert.deepEqual(stored.map((e) => [e.action, e.actorId, e.targetId]), [['command.enqueue', 't1', 'c1']]);
+    await audit.close();
   });
 });
