@@ -3,6 +3,9 @@
 // passes the one conformance suite in src/storage/conformance/.
 //
 // Conventions: times are ISO-8601 UTC strings; binary values are Uint8Array;
+// stores normalise times to Date#toISOString() form (UTC, millisecond
+// precision) and reject unparseable ones with RampartError('bad_request'), as
+// they do out-of-range limits, unknown statuses and text containing NUL;
 // secrets (unlock token, bootstrap token) arrive here already sealed by
 // src/keys and are stored as opaque bytes.
 
@@ -78,14 +81,21 @@ export interface InstalledApp {
 
 export interface DeviceStore {
   get(id: string): Promise<Device | undefined>;
-  /** Inserts a new device. Throws RampartError('conflict') if it exists. */
+  /**
+   * Inserts a new device. Throws RampartError('conflict') if it exists.
+   * status defaults to 'authenticated'. Patch keys that are not device fields are ignored.
+   */
   create(id: string, fields: DevicePatch, now: string): Promise<Device>;
   /** Returns false when no such device. */
   update(id: string, patch: DevicePatch, now: string): Promise<boolean>;
   list(q: DeviceQuery): Promise<Page<Device>>;
   count(q?: Omit<DeviceQuery, 'after' | 'limit'>): Promise<number>;
-  /** Replaces the device's app inventory atomically. */
+  /**
+   * Replaces the device's app inventory atomically. A repeated identifier keeps
+   * its first entry. Throws RampartError('not_found') when no such device.
+   */
   replaceApps(id: string, apps: InstalledApp[], now: string): Promise<void>;
+  /** Sorted by identifier. */
   listApps(id: string): Promise<InstalledApp[]>;
 }
 
@@ -141,6 +151,9 @@ export interface CommandQueueStore {
   /**
    * Stores the command and a queue row for each device in one transaction.
    * Throws RampartError('conflict') if the uuid exists; nothing is stored then.
+   * Throws RampartError('not_found') if any device does not exist; nothing is
+   * stored then either. A device listed twice is queued once. Concurrent
+   * enqueues have no defined order relative to each other.
    */
   enqueue(cmd: NewCommand, deviceIds: string[], now: string): Promise<void>;
   getCommand(uuid: string): Promise<CommandRecord | undefined>;
@@ -148,13 +161,22 @@ export interface CommandQueueStore {
    * Oldest deliverable entry for the device (by seq): status 'pending', or
    * 'not_now' unless skipNotNow. Increments deliveries and sets
    * lastDeliveredAt in the same transaction. Undefined when nothing is due.
+   * Concurrent calls for one device (several nodes on PostgreSQL) are
+   * serialised: the second waits for the first and, since the first command is
+   * still unanswered, gets that same command again (deliveries + 1). A command
+   * is never handed out ahead of an earlier pending one, nor after its final
+   * result was recorded. Calls for different devices do not wait on each other.
    */
   next(deviceId: string, opts: { skipNotNow: boolean }, now: string): Promise<DeliverableCommand | undefined>;
   /**
    * Records the device's answer. Acknowledged/Error/CommandFormatError are
    * final: a second report for a final entry returns 'duplicate' and changes
    * nothing. NotNow moves a pending entry to 'not_now' (re-delivered later).
-   * 'unknown' when no such (device, uuid) entry exists.
+   * 'unknown' when no such (device, uuid) entry exists, or when it was never
+   * handed to the device by next() (a device cannot answer what it was not sent).
+   * A cancelled entry that had been delivered records a final result (the
+   * device did act on it); NotNow for a cancelled entry is 'duplicate'.
+   * resultAt is set by every recorded report, NotNow included.
    */
   recordResult(
     deviceId: string,
@@ -166,11 +188,11 @@ export interface CommandQueueStore {
   /** Cancels a pending/not_now entry; false if it was already final or absent. */
   cancel(deviceId: string, uuid: string, now: string): Promise<boolean>;
   entry(deviceId: string, uuid: string): Promise<QueueEntry | undefined>;
-  /** All entries of one command (fleet-wide commands have many). */
+  /** All entries of one command (fleet-wide commands have many), ordered by device id; `after` is a device id. */
   entriesForCommand(uuid: string, q: { after?: string; limit: number }): Promise<Page<QueueEntry>>;
-  /** A device's entries, newest first. */
+  /** A device's entries, newest first (by seq); beforeSeq pages backwards. */
   entriesForDevice(deviceId: string, q: { status?: QueueStatus; limit: number; beforeSeq?: number }): Promise<QueueEntry[]>;
-  /** Counts by status for one command. */
+  /** Counts by status for one command; all zero for an unknown uuid. */
   summary(uuid: string): Promise<Record<QueueStatus, number>>;
 }
 
@@ -204,6 +226,7 @@ export interface AdminStore {
 
 export interface ApiTokenStore {
   create(t: Omit<ApiToken, 'createdAt' | 'lastUsedAt' | 'revokedAt'>, now: string): Promise<ApiToken>;
+  /** Returns revoked and expired tokens too: the caller decides. Hashes are compared lower-cased. */
   getBySecretHash(hash: string): Promise<ApiToken | undefined>;
   touch(id: string, now: string): Promise<void>;
   revoke(id: string, now: string): Promise<boolean>;

@@ -15,6 +15,7 @@
 //   row, the other sees a final row and gets 'duplicate'.
 // - enqueue() inserts the command and every queue row in one transaction.
 
+import { sql } from 'kysely';
 import type { Selectable } from 'kysely';
 import { RampartError, badRequest, conflict, notFound } from '../../lib/errors.ts';
 import { dbErrorKind } from '../errors.ts';
@@ -133,6 +134,14 @@ export class SqlQueueStore implements CommandQueueStore {
     const id = idIn(deviceId);
     const t = isoIn(now);
     const statuses: QueueStatus[] = opts.skipNotNow ? ['pending'] : ['pending', 'not_now'];
+    // Each status is one seek on (device_id, status, seq); an IN over both
+    // could make a planner walk the device's whole history in seq order.
+    const statusCond = opts.skipNotNow
+      ? sql<boolean>`q.status = 'pending'`
+      : sql<boolean>`q.status in ('pending', 'not_now') and q.seq = (select min(m.s) from (
+          select min(seq) as s from command_queue where device_id = ${id} and status = 'pending'
+          union all
+          select min(seq) as s from command_queue where device_id = ${id} and status = 'not_now') as m)`;
     return this.#db.transaction().execute(async (trx) => {
       await this.#backend.lockDevice(trx, id);
       // The result of the chosen entry may be recorded (on another connection)
@@ -143,7 +152,7 @@ export class SqlQueueStore implements CommandQueueStore {
           .innerJoin('commands as c', 'c.uuid', 'q.command_uuid')
           .select([...ENTRY_COLUMNS, 'c.payload', 'c.created_by', 'c.created_at'])
           .where('q.device_id', '=', id)
-          .where('q.status', 'in', statuses)
+          .where(statusCond)
           .orderBy('q.seq')
           .limit(1)
           .executeTakeFirst();
