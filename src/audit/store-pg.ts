@@ -256,6 +256,7 @@ export class PgAuditStore implements AuditStore {
     if (!ok) return null;
     const key = this.#lockKey;
     let held = true;
+    let released = false;
     const lost = (): void => {
       held = false;
     };
@@ -266,16 +267,21 @@ export class PgAuditStore implements AuditStore {
         return held;
       },
       async release() {
-        if (!held) return;
+        if (released) return;
+        released = true;
+        const alive = held;
         held = false;
+        if (alive) {
+          try {
+            await c.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_CLASS, key]);
+          } catch {
+            /* connection gone: the lock went with it */
+          }
+        }
         c.off('error', lost);
         c.off('end', lost);
-        try {
-          await c.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_CLASS, key]);
-        } catch {
-          /* connection gone: the lock went with it */
-        }
-        c.release();
+        // A dead connection must not go back to the pool.
+        c.release(alive ? undefined : true);
       },
     };
   }
