@@ -43,14 +43,14 @@ describe('route schemas', () => {
   });
 
   it('patterns mean what they say', () => {
-    const limit = new RegExp(LimitString.pattern!);
+    const limit = new RegExp((LimitString as unknown as { pattern: string }).pattern);
     for (const ok of ['1', '99', '1000']) assert.ok(limit.test(ok));
     for (const bad of ['0', '01', '1001', '-1', '1e3', ' 1', '']) assert.ok(!limit.test(bad), bad);
-    const iso = new RegExp(IsoTimeString.pattern!);
+    const iso = new RegExp((IsoTimeString as unknown as { pattern: string }).pattern);
     assert.ok(iso.test('2026-01-01T00:00:00Z') && iso.test('2026-01-01T00:00:00.123+02:00'));
     assert.ok(!iso.test('2026-01-01') && !iso.test('yesterday'));
     const key = new RegExp(PAYLOAD_KEY_PATTERN);
     assert.ok(key.test('Message') && !key.test('RequestType') && !key.test('__proto__') && !key.test('a b'));
-    assert.equal(EnqueueBody.additionalProperties, false);
+    assert.equal((EnqueueBody as unknown as { additionalProperties: boolean }).additionalProperties, false);
   });
 });

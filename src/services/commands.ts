@@ -26,8 +26,6 @@ export const REQUEST_TYPE_PATTERN = '^[A-Za-z][A-Za-z0-9]{0,63}$';
 const REQUEST_TYPE = new RegExp(REQUEST_TYPE_PATTERN);
 /** Builder messages passed to callers: key paths and fixed words only. */
 const SAFE_MESSAGE = /^[A-Za-z0-9 _:;/.,()[\]-]{1,300}$/;
-/** Concurrent device look-ups while checking that every target exists. */
-const LOOKUP_CONCURRENCY = 32;
 
 /** The protocol's command builder: throws RampartError('bad_request') on a schema mismatch. */
 export type CommandBuilder = (input: {
@@ -67,20 +65,6 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
 
   function checkLimit(limit: number): void {
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw badRequest('invalid limit');
-  }
-
-  /** Throws not_found unless every device exists; names none of them. */
-  async function requireDevices(ids: string[]): Promise<void> {
-    let missing = 0;
-    let i = 0;
-    const worker = async (): Promise<void> => {
-      while (i < ids.length && missing === 0) {
-        const id = ids[i++]!;
-        if (!(await devices.get(id))) missing++;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(LOOKUP_CONCURRENCY, ids.length) }, worker));
-    if (missing > 0) throw notFound('device not found', 'enqueue refers to at least one unknown device');
   }
 
   /** Whether the stored command has exactly this content and these targets. */
@@ -149,7 +133,6 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
           throw badRequest('invalid command', message);
         }
 
-        await requireDevices(ids);
         const createdBy = actor.id;
         const result: EnqueueResult = { commandUuid: uuid, requestType, queued: ids.length };
 
@@ -167,6 +150,8 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
         } catch (e) {
           // A concurrent call with the same uuid won the race.
           if (e instanceof RampartError && e.code === 'conflict') return await replay();
+          // The store checks every device in the same transaction (all or nothing); name none of them.
+          if (e instanceof RampartError && e.code === 'not_found') throw notFound('device not found', 'enqueue refers to at least one unknown device');
           throw e;
         }
         await audit.record(event(actor, { action, outcome: 'success', target: { type: 'command', id: uuid }, details: { ...details, queued: ids.length } }));
