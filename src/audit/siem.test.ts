@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { AuditLog } from './log.ts';
 import { generateNoteKey, parseSignerKey } from './note.ts';
 import {
@@ -52,11 +52,11 @@ test('syslog over TLS: outage loses nothing, delivery resumes in order', async (
   const td = tempDir();
   const { key, cert } = selfSigned(td.dir);
   const received: string[] = [];
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
   const listen = (port = 0) => new Promise<ReturnType<typeof createTlsServer>>((resolve) => {
     const srv = createTlsServer({ key, cert }, (s) => {
       sockets.add(s);
-      let buf = Buffer.alloc(0);
+      let buf: Buffer = Buffer.alloc(0);
       s.on('data', (d: Buffer) => {
         const r = parseOctetFrames(Buffer.concat([buf, d]));
         buf = r.rest;

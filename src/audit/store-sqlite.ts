@@ -84,15 +84,21 @@ export class SqliteAuditStore implements AuditStore {
   readonly #db: DatabaseSync;
   #st: Record<string, StatementSync> | null = null;
 
-  constructor(db: DatabaseSync) {
+  readonly #readOnly: boolean;
+
+  /** `readOnly`: for verification and search of a log another process writes; init() then changes nothing. */
+  constructor(db: DatabaseSync, opts: { readOnly?: boolean } = {}) {
     this.#db = db;
+    this.#readOnly = opts.readOnly === true;
   }
 
   async init(): Promise<void> {
     const db = this.#db;
-    db.exec('PRAGMA journal_mode = WAL');
-    db.exec('PRAGMA synchronous = FULL');
-    db.exec(SCHEMA);
+    if (!this.#readOnly) {
+      db.exec('PRAGMA journal_mode = WAL');
+      db.exec('PRAGMA synchronous = FULL');
+      db.exec(SCHEMA);
+    }
     this.#st = {
       size: db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM audit_entry'),
       insEntry: db.prepare(
