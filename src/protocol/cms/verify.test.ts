@@ -358,3 +358,18 @@ describe('performance', () => {
     assert.ok(us < 400, `too slow: ${us} µs/op`);
   });
 });
+
+describe('verifyCertificate (client certificates forwarded by a trusted proxy)', () => {
+  it('accepts a certificate issued by an anchor and refuses everything else', () => {
+    const v = createCmsVerifier({ trustAnchors: anchors });
+    const ok = v.verifyCertificate(fx.device.certDer, { now });
+    assert.equal(ok.certSha256, createHash('sha256').update(fx.device.certDer).digest('hex'));
+    // Cached the second time, and still checked against the clock.
+    assert.equal(v.verifyCertificate(fx.device.certDer, { now }).certSha256, ok.certSha256);
+    rejects(() => v.verifyCertificate(fx.device.certDer, { now: new Date(now.getTime() + 20 * 365 * DAY) }), 'unauthorized');
+    rejects(() => v.verifyCertificate(fx.otherCa.certDer, { now }), 'unauthorized');
+    rejects(() => v.verifyCertificate(fx.caLikeSigner.certDer, { now }), 'unauthorized');
+    rejects(() => v.verifyCertificate(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]), { now }), 'unauthorized');
+    rejects(() => v.verifyCertificate(new Uint8Array(0), { now }), 'bad_request');
+  });
+});

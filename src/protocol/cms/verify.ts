@@ -41,6 +41,11 @@ export type VerifyOptions = {
 export type CmsVerifier = {
   verifyDetached(signature: Uint8Array, content: Uint8Array, opts: { now: Date; maxSignatureBytes?: number }): VerifiedSigner;
   verifyAttached(der: Uint8Array, opts: { now: Date; maxBytes?: number }): { content: Uint8Array; signer: VerifiedSigner };
+  /**
+   * Checks a certificate on its own (a TLS client certificate forwarded by a
+   * trusted proxy, RFC 9440): issued by a trust anchor, valid at `now`.
+   */
+  verifyCertificate(certDer: Uint8Array, opts: { now: Date }): VerifiedSigner;
 };
 
 export const DEFAULT_MAX_SIGNATURE_BYTES = 64 * 1024;
@@ -313,6 +318,33 @@ class Verifier implements CmsVerifier {
 
   verifyAttached(der: Uint8Array, opts: { now: Date; maxBytes?: number }): { content: Uint8Array; signer: VerifiedSigner } {
     return this.#verify(der, undefined, opts.maxBytes ?? DEFAULT_MAX_ATTACHED_BYTES, opts.now);
+  }
+
+  verifyCertificate(certDer: Uint8Array, opts: { now: Date }): VerifiedSigner {
+    if (!(certDer instanceof Uint8Array) || certDer.length === 0 || certDer.length > DEFAULT_MAX_SIGNATURE_BYTES) {
+      throw badRequest(MALFORMED, 'certificate size');
+    }
+    const { sha256, entry: cached } = this.#lookup(certDer);
+    let entry = cached;
+    if (!entry) {
+      let cert: ParsedCertificate;
+      try {
+        cert = parseCertificate(certDer);
+      } catch (e) {
+        if (isRampartError(e)) throw e;
+        throw refuse('malformed certificate');
+      }
+      entry = this.#establish(cert, sha256);
+    }
+    const c = entry.cert;
+    if (!validAt(c, opts.now)) throw refuse('certificate not valid now');
+    return {
+      certDer: Uint8Array.from(c.der),
+      certSha256: entry.sha256,
+      subject: c.subject,
+      serialHex: c.serialHex,
+      notAfter: new Date(c.notAfter.getTime()),
+    };
   }
 }
 
