@@ -13,11 +13,10 @@
 // to left, so a proof needs only complete-subtree hashes: O(log n) reads of at
 // most 2^(stride-1) stored hashes each, never a rehash of the tree.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, hash as oneShotHash, timingSafeEqual } from 'node:crypto';
 
 export const HASH_SIZE = 32;
 
-const LEAF_PREFIX = Buffer.from([0x00]);
 const NODE_PREFIX = Buffer.from([0x01]);
 
 export function sha256(...parts: Uint8Array[]): Uint8Array {
@@ -28,12 +27,21 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
 
 /** RFC 9162 leaf hash: SHA-256(0x00 || entry). */
 export function hashLeaf(entry: Uint8Array): Uint8Array {
-  return sha256(LEAF_PREFIX, entry);
+  const buf = Buffer.allocUnsafe(entry.length + 1);
+  buf[0] = 0x00;
+  buf.set(entry, 1);
+  return oneShotHash('sha256', buf, 'buffer');
 }
+
+const nodeBuf = Buffer.alloc(65);
 
 /** RFC 9162 interior node hash: SHA-256(0x01 || left || right). */
 export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return sha256(NODE_PREFIX, left, right);
+  if (left.length !== 32 || right.length !== 32) return sha256(NODE_PREFIX, left, right);
+  nodeBuf[0] = 0x01;
+  nodeBuf.set(left, 1);
+  nodeBuf.set(right, 33);
+  return oneShotHash('sha256', nodeBuf, 'buffer');
 }
 
 /** MTH of the empty tree: SHA-256 of the empty string. */

@@ -111,6 +111,7 @@ export class SqliteAuditStore implements AuditStore {
       latestCp: db.prepare('SELECT * FROM audit_checkpoint ORDER BY size DESC LIMIT 1'),
       listCp: db.prepare('SELECT * FROM audit_checkpoint WHERE size >= ? ORDER BY size LIMIT ?'),
       entries: db.prepare('SELECT * FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
+      leafRecords: db.prepare('SELECT idx, entry, leaf_hash FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
       getCursor: db.prepare('SELECT next_index FROM audit_cursor WHERE name = ?'),
       setCursor: db.prepare('INSERT INTO audit_cursor (name, next_index) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET next_index = excluded.next_index'),
     };
@@ -180,6 +181,18 @@ export class SqliteAuditStore implements AuditStore {
     for (;;) {
       const rows = st.all(next, end, batch) as Row[];
       for (const r of rows) yield entryFromRow(r);
+      if (rows.length < batch) return;
+      next = Number((rows[rows.length - 1] as Row).idx) + 1;
+    }
+  }
+
+  async *readLeafRecords(start: number, end = Number.MAX_SAFE_INTEGER): AsyncIterable<{ index: number; entry: string; leafHash: Uint8Array }> {
+    const st = this.#stmt('leafRecords');
+    let next = start;
+    const batch = 5000;
+    for (;;) {
+      const rows = st.all(next, end, batch) as Row[];
+      for (const r of rows) yield { index: Number(r.idx), entry: r.entry as string, leafHash: r.leaf_hash as Uint8Array };
       if (rows.length < batch) return;
       next = Number((rows[rows.length - 1] as Row).idx) + 1;
     }

@@ -75,6 +75,8 @@ export interface AuditStore extends HashReader {
   listCheckpoints(opts?: { fromSize?: number; limit?: number }): Promise<StoredCheckpoint[]>;
   /** Entries in index order from `start` (inclusive) to `end` (exclusive, default: all). */
   readEntries(start: number, end?: number): AsyncIterable<StoredEntry>;
+  /** Optional fast path for verification: index, canonical text and leaf hash only, in index order. */
+  readLeafRecords?(start: number, end?: number): AsyncIterable<{ index: number; entry: string; leafHash: Uint8Array }>;
   search(q: AuditQuery): Promise<StoredEntry[]>;
   /** Next index a named forwarder must deliver (0 if never set). */
   getCursor(name: string): Promise<number>;

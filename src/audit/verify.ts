@@ -134,8 +134,35 @@ export async function verifyRecords(records: AsyncIterable<LogRecord>, opts: Ver
   const seen = new Bitmap();
   const duplicated = new Set<number>();
   // Window of recent claimed index -> computed hash (first occurrence) and -> prev field.
-  const hashOf = new Map<number, { hash: string; position: number }>();
-  const prevOf = new Map<number, string>();
+  // Ring buffers keyed by claimed index modulo WINDOW (Maps with churn are slow in V8).
+  const ringIdx = new Float64Array(WINDOW).fill(-1);
+  const ringHash: string[] = new Array<string>(WINDOW).fill('');
+  const ringPos = new Float64Array(WINDOW);
+  const prevIdx = new Float64Array(WINDOW).fill(-1);
+  const prevVal: string[] = new Array<string>(WINDOW).fill('');
+  const hashOf = {
+    get(e: number): { hash: string; position: number } | undefined {
+      const k = e % WINDOW;
+      return ringIdx[k] === e ? { hash: ringHash[k] as string, position: ringPos[k] as number } : undefined;
+    },
+    set(e: number, v: { hash: string; position: number }): void {
+      const k = e % WINDOW;
+      ringIdx[k] = e;
+      ringHash[k] = v.hash;
+      ringPos[k] = v.position;
+    },
+  };
+  const prevOf = {
+    get(e: number): string | undefined {
+      const k = e % WINDOW;
+      return prevIdx[k] === e ? prevVal[k] : undefined;
+    },
+    set(e: number, v: string): void {
+      const k = e % WINDOW;
+      prevIdx[k] = e;
+      prevVal[k] = v;
+    },
+  };
   const dupCandidates = new Map<number, { position: number; hash: string }[]>();
   const flaggedModified = new Set<number>();
   // Entry `at` does not link to the entry before it: that one was modified,
@@ -165,7 +192,7 @@ export async function verifyRecords(records: AsyncIterable<LogRecord>, opts: Ver
       if (opts.nodes && level % NODE_STRIDE === 0) pendingNodes.push({ level, index, hash });
     });
     count++;
-    checkRoot(count, tree.root());
+    if (signed.has(count)) checkRoot(count, tree.root());
     if (pendingNodes.length >= 4096) await flushNodes();
     if (opts.onProgress && (count & 0xfffff) === 0) opts.onProgress(count);
 
@@ -195,8 +222,6 @@ export async function verifyRecords(records: AsyncIterable<LogRecord>, opts: Ver
       hashOf.set(e, { hash: h, position });
     }
     prevOf.set(e, entry.prev);
-    if (hashOf.size > WINDOW) hashOf.delete(hashOf.keys().next().value as number);
-    if (prevOf.size > WINDOW) prevOf.delete(prevOf.keys().next().value as number);
     if (e > maxClaimed) maxClaimed = e;
     lastClaimed = e;
     lastHash = h;
@@ -260,7 +285,8 @@ export async function verifyExportFile(path: string, opts: VerifyOptions): Promi
 export async function verifyStore(store: AuditStore, opts: VerifyOptions): Promise<VerifyResult> {
   const stored = (await store.listCheckpoints()).map((c) => c.note);
   async function* records(): AsyncIterable<LogRecord> {
-    for await (const e of store.readEntries(0)) yield { position: e.index, leafHash: e.leafHash, entry: e.entry };
+    const src = store.readLeafRecords ? store.readLeafRecords(0) : store.readEntries(0);
+    for await (const e of src) yield { position: e.index, leafHash: e.leafHash, entry: e.entry };
   }
   return verifyRecords(records(), { nodes: store, ...opts, checkpoints: [...(opts.checkpoints ?? []), ...stored] });
 }
