@@ -47,6 +47,8 @@ export class SimDevice {
   readonly pushToken: Uint8Array;
   readonly pushMagic: string;
   readonly unlockToken: Uint8Array;
+  /** CommandUUIDs of every command this device executed, in order (a re-sent command appears twice). */
+  readonly executed: string[] = [];
   private readonly opts: SimDeviceOptions;
   private readonly agent: https.Agent;
   identity: SimIdentity;
@@ -181,6 +183,7 @@ export class SimDevice {
       const uuid = String(cmd.CommandUUID);
       const command = cmd.Command as PlistDict;
       const a = answer(this.state, command);
+      this.executed.push(uuid);
       handled.push({ uuid, requestType: String(command.RequestType), status: a.status });
       if (opts.stopAfter !== undefined && handled.length >= opts.stopAfter && opts.dropLastAnswer) return handled;
       report = { UDID: this.state.udid, CommandUUID: uuid, Status: a.status, ...(a.keys ?? {}) };

@@ -3,11 +3,14 @@
 // its queue, restarted on the same data directory, and the queue is checked.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { api, issueIdentities, removeDataDir, simDevice, startServerProcess, stopServerProcess, type ServerProcess } from './harness.ts';
 
 test('SIGKILL during delivery loses no command and acknowledges none twice', async () => {
   let server: ServerProcess = await startServerProcess();
   const dataDir = server.dataDir;
+  try {
   const token = server.token!;
   const { identities, caPem } = await issueIdentities(dataDir, 1);
   let dev = simDevice(server, identities[0]!, caPem);
@@ -20,19 +23,23 @@ test('SIGKILL during delivery loses no command and acknowledges none twice', asy
     uuids.push((r.json as { commandUuid: string }).commandUuid);
   }
   const executed = new Map<string, number>();
+  const count = (d: typeof dev): void => {
+    for (const u of d.executed) executed.set(u.toLowerCase(), (executed.get(u.toLowerCase()) ?? 0) + 1);
+  };
   const state = dev.state;
   for (let round = 0; round < 8; round++) {
     // Work through the queue while the server is killed after a random delay.
     const killAfter = 5 + Math.floor(Math.random() * 60);
     const killer = setTimeout(() => server.child.kill('SIGKILL'), killAfter);
     try {
-      const handled = await dev.connect();
-      for (const h of handled) executed.set(h.uuid.toLowerCase(), (executed.get(h.uuid.toLowerCase()) ?? 0) + 1);
+      await dev.connect();
     } catch {
       /* the server died mid-conversation */
     }
     clearTimeout(killer);
+    if (server.child.exitCode === null) server.child.kill('SIGKILL');
     await server.exited;
+    count(dev);
     dev.close();
     server = await startServerProcess({ dataDir });
     server.token = token;
@@ -42,9 +49,9 @@ test('SIGKILL during delivery loses no command and acknowledges none twice', asy
   // Let the device finish on a server that stays up.
   for (let i = 0; i < 5; i++) {
     const handled = await dev.connect();
-    for (const h of handled) executed.set(h.uuid.toLowerCase(), (executed.get(h.uuid.toLowerCase()) ?? 0) + 1);
     if (handled.length === 0) break;
   }
+  count(dev);
   dev.close();
   const acknowledged: string[] = [];
   for (const uuid of uuids) {
@@ -59,6 +66,15 @@ test('SIGKILL during delivery loses no command and acknowledges none twice', asy
   // Every command reached the device; a re-send happens only when the kill hit between send and answer.
   const resent = [...executed.values()].filter((n) => n > 1).length;
   assert.ok(resent <= 8, `at most one re-send per kill, saw ${resent}`);
+  // The audit log holds exactly one result per command, however often the server died.
   await stopServerProcess(server);
-  removeDataDir(dataDir);
+  const audit = new DatabaseSync(path.join(dataDir, 'audit.db'), { readOnly: true });
+  const rows = audit.prepare("SELECT target_id AS id, COUNT(*) AS n FROM audit_entry WHERE action = 'command.result' GROUP BY target_id").all() as { id: string; n: number }[];
+  audit.close();
+  const perCommand = new Map(rows.map((r) => [r.id.toLowerCase(), r.n]));
+  for (const uuid of uuids) assert.equal(perCommand.get(uuid.toLowerCase()), 1, `audit results for ${uuid}`);
+  } finally {
+    await stopServerProcess(server, 'SIGKILL');
+    removeDataDir(dataDir);
+  }
 });
