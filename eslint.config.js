@@ -28,7 +28,7 @@ const noDynamicCode = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'web/dist/**', 'data/**', '**/*.d.ts', 'src/protocol/commands/generated/**'] },
+  { ignores: ['node_modules/**', 'tmp/**', 'bench/results/**', 'web/dist/**', 'data/**', '**/*.d.ts', 'src/protocol/commands/generated/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts', '**/*.js', '**/*.tsx'],

@@ -2,17 +2,12 @@
 // sandboxed gateway) on a fresh data directory and loopback ports, and issues
 // device identities from that installation's own CA for the simulator.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openStorage } from '../../src/storage/open.ts';
-import { openKeys } from '../../src/core/keys.ts';
-import { issueDeviceIdentity, loadCa } from '../../src/core/ca.ts';
-import { loadConfig } from '../../src/config/config.ts';
 import { SimDevice, type SimIdentity } from '../../src/sim/device.ts';
-import { toPem } from '../../src/pki/pem.ts';
+import { issueLocalIdentities } from '../../src/sim/identities.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -72,26 +67,8 @@ export function removeDataDir(dir: string): void {
 }
 
 /** Issues identity certificates from the installation's CA (as SCEP would). */
-export async function issueIdentities(dataDir: string, count: number): Promise<{ identities: SimIdentity[]; caPem: string }> {
-  const config = loadConfig({ env: { RAMPART_DATA_DIR: dataDir }, dev: true });
-  const keys = await openKeys(config);
-  const opened = await openStorage({ sqlitePath: path.join(dataDir, 'rampart.db') });
-  try {
-    const ca = await loadCa({ settings: opened.storage.settings, sealer: keys.sealer });
-    if (!ca) throw new Error('no CA in the data directory');
-    const identities: SimIdentity[] = [];
-    for (let i = 0; i < count; i++) {
-      const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-      const certDer = await issueDeviceIdentity(
-        { ca, certificates: opened.storage.certificates, now: () => new Date() },
-        { publicKey, commonName: `sim-device-${i}` },
-      );
-      identities.push({ certDer, privateKey });
-    }
-    return { identities, caPem: toPem('CERTIFICATE', ca.certDer) };
-  } finally {
-    await opened.close();
-  }
+export function issueIdentities(dataDir: string, count: number): Promise<{ identities: SimIdentity[]; caPem: string }> {
+  return issueLocalIdentities(dataDir, count);
 }
 
 export function simDevice(server: ServerProcess, identity: SimIdentity, caPem: string, extra: Partial<ConstructorParameters<typeof SimDevice>[0]> = {}): SimDevice {

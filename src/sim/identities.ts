@@ -1,0 +1,37 @@
+// Device identities for simulated devices, issued by an installation's own
+// CA from its data directory (the path SCEP enrollment will replace). Used by
+// rampart-sim and the end-to-end tests on the same machine as the server.
+import { generateKeyPairSync } from 'node:crypto';
+import path from 'node:path';
+import { loadConfig } from '../config/config.ts';
+import { issueDeviceIdentity, loadCa } from '../core/ca.ts';
+import { openKeys } from '../core/keys.ts';
+import { toPem } from '../pki/pem.ts';
+import { openStorage } from '../storage/open.ts';
+import type { SimIdentity } from './device.ts';
+
+export async function issueLocalIdentities(dataDir: string, count: number, opts: { databaseUrl?: string } = {}): Promise<{ identities: SimIdentity[]; caPem: string }> {
+  const env: NodeJS.ProcessEnv = { RAMPART_DATA_DIR: dataDir };
+  if (process.env.RAMPART_MASTER_KEY) env.RAMPART_MASTER_KEY = process.env.RAMPART_MASTER_KEY;
+  const config = loadConfig({ env, dev: true });
+  const keys = await openKeys(config);
+  const storageConfig: { sqlitePath: string; databaseUrl?: string } = { sqlitePath: path.join(dataDir, 'rampart.db') };
+  if (opts.databaseUrl) storageConfig.databaseUrl = opts.databaseUrl;
+  const opened = await openStorage(storageConfig);
+  try {
+    const ca = await loadCa({ settings: opened.storage.settings, sealer: keys.sealer });
+    if (!ca) throw new Error(`no CA in ${dataDir}: start the server once first`);
+    const identities: SimIdentity[] = [];
+    for (let i = 0; i < count; i++) {
+      const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const certDer = await issueDeviceIdentity(
+        { ca, certificates: opened.storage.certificates, now: () => new Date() },
+        { publicKey, commonName: `rampart-sim-${i}` },
+      );
+      identities.push({ certDer, privateKey });
+    }
+    return { identities, caPem: toPem('CERTIFICATE', ca.certDer) };
+  } finally {
+    await opened.close();
+  }
+}
