@@ -19,7 +19,7 @@ import { NODE_STRIDE } from './store.ts';
 import type { NoteSigner } from './note.ts';
 import type { CheckpointSink } from './sinks.ts';
 import type { AuditQuery, AuditStore, LeaderLease, StoredCheckpoint, StoredEntry, StoredNode } from './store.ts';
-import type { AuditEvent, AuditRecorder } from './types.ts';
+import type { AuditEvent, AuditLookup, AuditRecorder } from './types.ts';
 
 export interface AuditLogOptions {
   store: AuditStore;
@@ -47,7 +47,7 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-export class AuditLog implements AuditRecorder {
+export class AuditLog implements AuditRecorder, AuditLookup {
   readonly store: AuditStore;
   readonly origin: string;
   readonly #signer: NoteSigner;
@@ -132,6 +132,14 @@ export class AuditLog implements AuditRecorder {
 
   record(event: AuditEvent): Promise<void> {
     return this.append(event).then(() => undefined);
+  }
+
+  /** AuditLookup: is there a durable entry with this action and actor (and target, at or after `from`)? */
+  async has(q: { action: string; actorId: string; targetId?: string; from?: string }): Promise<boolean> {
+    const query: AuditQuery = { action: q.action, actorId: q.actorId, limit: 1 };
+    if (q.targetId !== undefined) query.targetId = q.targetId;
+    if (q.from !== undefined) query.from = q.from;
+    return (await this.store.search(query)).length > 0;
   }
 
   /** Like record(), resolving with the entry's index once it is durable. */

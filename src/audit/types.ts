@@ -24,3 +24,12 @@ export interface AuditEvent {
 export interface AuditRecorder {
   record(event: AuditEvent): Promise<void>;
 }
+
+/**
+ * Whether the log already holds an entry. Services use it to record an event
+ * exactly once across crashes: they record before the state change, and on a
+ * retry (after a crash between the two) find the entry and do not write it again.
+ */
+export interface AuditLookup {
+  has(q: { action: string; actorId: string; targetId?: string; from?: string }): Promise<boolean>;
+}

@@ -69,8 +69,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   const topic = (await storage.settings.get('push.topic')) ?? DEV_TOPIC;
 
   const inventory = createInventoryService({ devices: storage.devices, now, toJson: plistToJson });
-  const checkin = createCheckinService({ devices: storage.devices, audit: audit.recorder, sealer: keys.sealer, now, topic: () => topic });
-  const connect = createConnectService({ devices: storage.devices, queue: storage.queue, inventory, audit: audit.recorder, now, toJson: plistToJson });
+  const checkin = createCheckinService({ devices: storage.devices, audit: audit.recorder, lookup: audit.log, sealer: keys.sealer, now, topic: () => topic });
+  const connect = createConnectService({ devices: storage.devices, queue: storage.queue, inventory, audit: audit.recorder, lookup: audit.log, now, toJson: plistToJson });
   const devices = createDeviceService({ devices: storage.devices, audit: audit.recorder });
   const commands = createCommandService({
     queue: storage.queue,

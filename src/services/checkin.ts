@@ -1,5 +1,5 @@
 // Check-in messages (PUT /mdm/checkin): the device's enrollment lifecycle.
-import type { AuditRecorder } from '../audit/types.ts';
+import type { AuditLookup, AuditRecorder } from '../audit/types.ts';
 import { buildPlist } from '../protocol/plist/index.ts';
 import { RampartError, badRequest } from '../lib/errors.ts';
 import type { DevicePatch, DeviceStore } from '../storage/types.ts';
@@ -44,6 +44,7 @@ export type CheckinInput =
 export interface CheckinServiceDeps {
   devices: DeviceStore;
   audit: AuditRecorder;
+  lookup: AuditLookup;
   sealer: Sealer;
   now: () => Date;
   /** The push topic of this server's APNs certificate; a mismatch is refused when set. */
@@ -90,6 +91,8 @@ export function createCheckinService(deps: CheckinServiceDeps) {
         details: { certSha256: ctx.certSha256, ...details },
       });
     if (!existing) {
+      // On record before the state change: a crash in between loses no entry.
+      await record('success', { enrollment: 'new' });
       try {
         await devices.create(
           m.deviceId,
@@ -101,7 +104,6 @@ export function createCheckinService(deps: CheckinServiceDeps) {
         if (!(e instanceof RampartError && e.code === 'conflict')) throw e;
         return authenticate(m, ctx);
       }
-      await record('success', { enrollment: 'new' });
       return EMPTY_OK;
     }
     const sameIdentity = existing.identityCertSha256 === ctx.certSha256;
@@ -111,6 +113,7 @@ export function createCheckinService(deps: CheckinServiceDeps) {
       await record('denied', { reason: 'identity_mismatch', boundCertSha256: existing.identityCertSha256 ?? '' });
       throw new RampartError('unauthorized', 'unauthorized', 'authenticate with a different certificate for an enrolled device');
     }
+    await record('success', { enrollment: sameIdentity ? 'repeat' : 're-enrollment' });
     await devices.update(
       m.deviceId,
       {
@@ -123,7 +126,6 @@ export function createCheckinService(deps: CheckinServiceDeps) {
       },
       now,
     );
-    await record('success', { enrollment: sameIdentity ? 'repeat' : 're-enrollment' });
     return EMPTY_OK;
   }
 
@@ -141,18 +143,24 @@ export function createCheckinService(deps: CheckinServiceDeps) {
     };
     if (m.unlockToken) patch.unlockTokenSealed = sealer.seal(m.unlockToken, unlockTokenAad(m.deviceId));
     if (first) patch.enrolledAt = now;
-    await devices.update(m.deviceId, patch, now);
-    if (first || device.pushToken !== patch.pushToken) {
-      await audit.record({
-        action: first ? 'device.enroll' : 'device.token_update',
-        actor: { type: 'device', id: m.deviceId },
-        source: ctx.source,
-        requestId: ctx.requestId,
-        target: { type: 'device', id: m.deviceId },
-        outcome: 'success',
-        details: { unlockToken: m.unlockToken !== undefined },
-      });
+    const event = {
+      action: first ? 'device.enroll' : 'device.token_update',
+      actor: { type: 'device' as const, id: m.deviceId },
+      source: ctx.source,
+      requestId: ctx.requestId,
+      target: { type: 'device', id: m.deviceId },
+      outcome: 'success' as const,
+      details: { unlockToken: m.unlockToken !== undefined },
+    };
+    // Recorded before the state change; after a crash between the two, the
+    // device's retry finds the entry (written since this enrollment's
+    // Authenticate) rather than writing a second one.
+    if (first && !(await deps.lookup.has({ action: 'device.enroll', actorId: m.deviceId, targetId: m.deviceId, from: device.updatedAt }))) {
+      await audit.record(event);
+    } else if (!first && device.pushToken !== patch.pushToken) {
+      await audit.record(event);
     }
+    await devices.update(m.deviceId, patch, now);
     return EMPTY_OK;
   }
 

@@ -1,7 +1,7 @@
 // Command delivery (PUT /mdm/connect): record the device's answer to the
 // previous command, then hand it the next one, in order. Results are
 // idempotent on CommandUUID: a repeated report is not recorded twice.
-import type { AuditRecorder, JsonValue } from '../audit/types.ts';
+import type { AuditLookup, AuditRecorder, JsonValue } from '../audit/types.ts';
 import type { PlistDict, PlistValue } from '../protocol/plist/index.ts';
 import type { CommandQueueStore, DeviceStore, ResultStatus } from '../storage/types.ts';
 import { EMPTY_OK, requireBoundDevice, type MdmReply, type RequestContext } from './device-identity.ts';
@@ -23,6 +23,7 @@ export interface ConnectServiceDeps {
   queue: CommandQueueStore;
   inventory: InventoryService;
   audit: AuditRecorder;
+  lookup: AuditLookup;
   now: () => Date;
   toJson: (v: PlistValue) => JsonValue;
   /** lastSeenAt is written at most this often per device (ms). */
@@ -32,6 +33,37 @@ export interface ConnectServiceDeps {
 export function createConnectService(deps: ConnectServiceDeps) {
   const { devices, queue, audit } = deps;
   const resolution = deps.lastSeenResolutionMs ?? 60_000;
+  /**
+   * The result goes on record exactly once, even across a crash: the audit
+   * entry is written first, and a retry after a crash between the two writes
+   * finds it (AuditLookup) instead of writing it again.
+   */
+  async function recordAnswer(m: ConnectInput, uuid: string, ctx: RequestContext, now: string): Promise<void> {
+    const entry = await queue.entry(m.deviceId, uuid);
+    const base = {
+      actor: { type: 'device' as const, id: m.deviceId },
+      source: ctx.source,
+      requestId: ctx.requestId,
+      target: { type: 'command', id: uuid },
+    };
+    if (!entry || entry.deliveries === 0) {
+      await audit.record({ ...base, action: 'command.result', outcome: 'denied', details: { reason: 'unknown_command', status: m.status } });
+      return;
+    }
+    if (entry.status === 'acknowledged' || entry.status === 'error') return; // a repeated report: already recorded
+    if (m.status !== 'NotNow' && !(await deps.lookup.has({ action: 'command.result', actorId: m.deviceId, targetId: uuid }))) {
+      await audit.record({
+        ...base,
+        action: 'command.result',
+        outcome: m.status === 'Acknowledged' ? 'success' : 'failure',
+        details: { requestType: entry.requestType, status: m.status },
+      });
+    }
+    const errorJson = m.errorChain !== undefined ? JSON.stringify(deps.toJson(m.errorChain)) : null;
+    const outcome = await queue.recordResult(m.deviceId, uuid, m.status as ResultStatus, { raw: m.raw, json: JSON.stringify(deps.toJson(m.body)), errorJson }, now);
+    if (outcome === 'recorded' && m.status === 'Acknowledged') await deps.inventory.apply(m.deviceId, entry.requestType, m.body);
+  }
+
   return {
     async handle(m: ConnectInput, ctx: RequestContext): Promise<MdmReply> {
       const device = await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.connect', { allowAuthenticated: false });
@@ -40,42 +72,7 @@ export function createConnectService(deps: ConnectServiceDeps) {
       if (!device.lastSeenAt || nowDate.getTime() - Date.parse(device.lastSeenAt) >= resolution) {
         await devices.update(m.deviceId, { lastSeenAt: now }, now);
       }
-      if (m.status !== 'Idle' && m.commandUuid !== undefined) {
-        const errorJson = m.errorChain !== undefined ? JSON.stringify(deps.toJson(m.errorChain)) : null;
-        const outcome = await queue.recordResult(
-          m.deviceId,
-          m.commandUuid,
-          m.status,
-          { raw: m.raw, json: JSON.stringify(deps.toJson(m.body)), errorJson },
-          now,
-        );
-        if (outcome === 'recorded') {
-          const entry = await queue.entry(m.deviceId, m.commandUuid);
-          const requestType = entry?.requestType ?? 'unknown';
-          if (m.status === 'Acknowledged') await deps.inventory.apply(m.deviceId, requestType, m.body);
-          if (m.status !== 'NotNow') {
-            await audit.record({
-              action: 'command.result',
-              actor: { type: 'device', id: m.deviceId },
-              source: ctx.source,
-              requestId: ctx.requestId,
-              target: { type: 'command', id: m.commandUuid },
-              outcome: m.status === 'Acknowledged' ? 'success' : 'failure',
-              details: { requestType, status: m.status },
-            });
-          }
-        } else if (outcome === 'unknown') {
-          await audit.record({
-            action: 'command.result',
-            actor: { type: 'device', id: m.deviceId },
-            source: ctx.source,
-            requestId: ctx.requestId,
-            target: { type: 'command', id: m.commandUuid },
-            outcome: 'denied',
-            details: { reason: 'unknown_command', status: m.status },
-          });
-        }
-      }
+      if (m.status !== 'Idle' && m.commandUuid !== undefined) await recordAnswer(m, m.commandUuid, ctx, now);
       // A command the device answered NotNow waits for its next session (which
       // starts with Idle); within this session the commands behind it proceed.
       const next = await queue.next(m.deviceId, { skipNotNow: m.status !== 'Idle' }, now);
