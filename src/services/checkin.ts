@@ -234,7 +234,10 @@ export function createCheckinService(deps: CheckinServiceDeps) {
           return { status: 410, contentType: 'text/plain; charset=utf-8', body: Buffer.from('user channels are not supported\n') };
         case 'DeclarativeManagement':
         case 'GetToken':
-          await requireBoundDevice({ devices, audit }, m.deviceId, ctx, `device.${m.type}`, { allowAuthenticated: false });
+          // Audit actions are lower-case dotted names: "device.DeclarativeManagement" would be refused by the log.
+          await requireBoundDevice({ devices, audit }, m.deviceId, ctx, m.type === 'GetToken' ? 'device.get_token' : 'device.declarative_management', {
+            allowAuthenticated: false,
+          });
           return { status: 501, contentType: 'text/plain; charset=utf-8', body: Buffer.from(`${m.type} is not supported by this server\n`) };
       }
     },

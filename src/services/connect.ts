@@ -47,7 +47,9 @@ export function createConnectService(deps: ConnectServiceDeps) {
       target: { type: 'command', id: uuid },
     };
     if (!entry || entry.deliveries === 0) {
-      await audit.record({ ...base, action: 'command.result', outcome: 'denied', details: { reason: 'unknown_command', status: m.status } });
+      // Its own action: a 'command.result' entry here would make the lookup below take the
+      // real result, once the command is delivered, for one already on record.
+      await audit.record({ ...base, action: 'command.result.denied', outcome: 'denied', details: { reason: 'unknown_command', status: m.status } });
       return;
     }
     if (entry.status === 'acknowledged' || entry.status === 'error') return; // a repeated report: already recorded

@@ -49,11 +49,12 @@ export function appsFromList(list: PlistValue | undefined): InstalledApp[] {
   const seen = new Set<string>();
   for (const item of list.slice(0, 10_000)) {
     const a = dict(item);
-    const id = a ? str(a.Identifier) : null;
+    // Deduplicated on the identifier as stored (truncated), so two long identifiers cannot both survive.
+    const id = a ? (str(a.Identifier)?.slice(0, 256) ?? null) : null;
     if (!a || !id || seen.has(id)) continue;
     seen.add(id);
     apps.push({
-      identifier: id.slice(0, 256),
+      identifier: id,
       name: str(a.Name)?.slice(0, 256) ?? null,
       version: str(a.Version)?.slice(0, 64) ?? null,
       shortVersion: str(a.ShortVersion)?.slice(0, 64) ?? null,
