@@ -94,6 +94,10 @@ export class SqliteAuditStore implements AuditStore {
 
   async init(): Promise<void> {
     const db = this.#db;
+    // Connection-level read tuning: proofs read ~24 small runs scattered over
+    // the file; memory-mapped reads and a larger page cache keep them in the µs range.
+    db.exec('PRAGMA mmap_size = 1073741824');
+    db.exec('PRAGMA cache_size = -65536');
     if (!this.#readOnly) {
       db.exec('PRAGMA journal_mode = WAL');
       db.exec('PRAGMA synchronous = FULL');
