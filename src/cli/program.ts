@@ -96,6 +96,25 @@ export function createProgram(io: CliIo): Command {
       out(`${created.token}\n`);
     });
 
+  const audit = program.command('audit').description('the tamper-evident audit log');
+  audit
+    .command('verify')
+    .description('verify the log (export file or database) against a trusted checkpoint; see docs/audit.md')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .helpOption(false)
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      const { runAuditVerifyCli } = await import('../audit/cli.ts');
+      let last = '\n';
+      const code = await runAuditVerifyCli(args, (s) => {
+        if (s.length > 0) last = s;
+        io.stdout.write(s);
+      });
+      if (!last.endsWith('\n')) io.stdout.write('\n');
+      if (code !== 0) throw new CliError(code === 1 ? 'the audit log did not verify' : 'audit verify could not run', code);
+    });
+
   const devices = program.command('devices').description('enrolled devices');
   withApi(devices.command('list').description('list devices'))
     .addOption(new Option('--status <status>', 'enrollment status').choices(['authenticated', 'enrolled', 'checked_out']))

@@ -37,6 +37,8 @@ export interface RunningServer {
   caCertPem: string;
   tlsCaPem: string;
   topic: string;
+  /** Verifier key of the audit log's checkpoints (public; keep a copy off this machine). */
+  auditVerifierKey: string;
   /** Printed once at first start; undefined afterwards. */
   firstAdminToken: string | undefined;
   stop(): Promise<void>;
@@ -191,6 +193,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     caCertPem: toPem('CERTIFICATE', ca.certDer),
     tlsCaPem: tls.caPem,
     topic,
+    auditVerifierKey: audit.verifierKey,
     firstAdminToken,
     async stop() {
       if (stopped) return;
@@ -212,6 +215,8 @@ export async function serve(opts: { config?: string | undefined; dev: boolean })
   out.write(`  Device plane (public):  ${server.deviceUrl}   MDM ${server.deviceUrl}/mdm\n`);
   out.write(`  Admin API (loopback):   ${server.adminUrl}/api/v1   health ${server.adminUrl}/api/v1/health\n`);
   out.write(`  Data directory:         ${config.dataDir}\n`);
+  out.write(`  Audit verifier key:     ${server.auditVerifierKey}\n`);
+  out.write(`  Audit checkpoints:      ${path.join(config.dataDir, 'audit-checkpoints.log')} (copy them off this machine)\n`);
   if (server.firstAdminToken) {
     out.write(`\n  First administrator: admin\n  One-time credential (shown once, store it now):\n    ${server.firstAdminToken}\n`);
     out.write(`  Try: RAMPART_TOKEN=<credential> npm run rampart -- devices list --url ${server.adminUrl}\n`);
