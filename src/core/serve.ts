@@ -162,6 +162,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
         .catch(() => {});
     },
     onReady: (port) => {
+      // A restarted gateway binds the same port (matters when configured as port 0).
+      init.listen = { host: init.listen.host, port };
       everReady = true;
       readyResolve(port);
       log.info({ port }, 'device gateway ready');
