@@ -135,8 +135,9 @@ export class AuditLog implements AuditRecorder, AuditLookup {
   }
 
   /** AuditLookup: is there a durable entry with this action and actor (and target, at or after `from`)? */
-  async has(q: { action: string; actorId: string; targetId?: string; from?: string }): Promise<boolean> {
+  async has(q: { action: string; actorId: string; targetId?: string; from?: string; outcome?: AuditEvent['outcome'] }): Promise<boolean> {
     const query: AuditQuery = { action: q.action, actorId: q.actorId, limit: 1 };
+    if (q.outcome !== undefined) query.outcome = q.outcome;
     if (q.targetId !== undefined) query.targetId = q.targetId;
     if (q.from !== undefined) query.from = q.from;
     return (await this.store.search(query)).length > 0;

@@ -31,5 +31,5 @@ export interface AuditRecorder {
  * retry (after a crash between the two) find the entry and do not write it again.
  */
 export interface AuditLookup {
-  has(q: { action: string; actorId: string; targetId?: string; from?: string }): Promise<boolean>;
+  has(q: { action: string; actorId: string; targetId?: string; from?: string; outcome?: AuditEvent['outcome'] }): Promise<boolean>;
 }

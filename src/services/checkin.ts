@@ -1,5 +1,5 @@
 // Check-in messages (PUT /mdm/checkin): the device's enrollment lifecycle.
-import type { AuditLookup, AuditRecorder } from '../audit/types.ts';
+import type { AuditEvent, AuditLookup, AuditRecorder } from '../audit/types.ts';
 import { buildPlist } from '../protocol/plist/index.ts';
 import { RampartError, badRequest } from '../lib/errors.ts';
 import type { DevicePatch, DeviceStore } from '../storage/types.ts';
@@ -59,6 +59,17 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 export function createCheckinService(deps: CheckinServiceDeps) {
   const { devices, audit, sealer } = deps;
   const iso = (): string => deps.now().toISOString();
+
+  /** A device-initiated event about the device itself. */
+  const deviceEvent = (deviceId: string, ctx: RequestContext, action: string, details?: AuditEvent['details']): AuditEvent => ({
+    action,
+    actor: { type: 'device', id: deviceId },
+    source: ctx.source,
+    requestId: ctx.requestId,
+    target: { type: 'device', id: deviceId },
+    outcome: 'success',
+    ...(details ? { details } : {}),
+  });
 
   function checkTopic(topic: string): void {
     const expected = deps.topic?.();
@@ -143,19 +154,11 @@ export function createCheckinService(deps: CheckinServiceDeps) {
     };
     if (m.unlockToken) patch.unlockTokenSealed = sealer.seal(m.unlockToken, unlockTokenAad(m.deviceId));
     if (first) patch.enrolledAt = now;
-    const event = {
-      action: first ? 'device.enroll' : 'device.token_update',
-      actor: { type: 'device' as const, id: m.deviceId },
-      source: ctx.source,
-      requestId: ctx.requestId,
-      target: { type: 'device', id: m.deviceId },
-      outcome: 'success' as const,
-      details: { unlockToken: m.unlockToken !== undefined },
-    };
+    const event = deviceEvent(m.deviceId, ctx, first ? 'device.enroll' : 'device.token_update', { unlockToken: m.unlockToken !== undefined });
     // Recorded before the state change; after a crash between the two, the
     // device's retry finds the entry (written since this enrollment's
     // Authenticate) rather than writing a second one.
-    if (first && !(await deps.lookup.has({ action: 'device.enroll', actorId: m.deviceId, targetId: m.deviceId, from: device.updatedAt }))) {
+    if (first && !(await deps.lookup.has({ action: 'device.enroll', actorId: m.deviceId, targetId: m.deviceId, from: device.updatedAt, outcome: 'success' }))) {
       await audit.record(event);
     } else if (!first && device.pushToken !== patch.pushToken) {
       await audit.record(event);
@@ -165,17 +168,14 @@ export function createCheckinService(deps: CheckinServiceDeps) {
   }
 
   async function checkOut(m: Extract<CheckinInput, { type: 'CheckOut' }>, ctx: RequestContext): Promise<MdmReply> {
-    await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.checkout', { allowAuthenticated: true });
+    const device = await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.checkout', { allowAuthenticated: true });
     const now = iso();
+    // On record before the state change; a retry after a crash in between finds it.
+    const since = device.enrolledAt ?? device.createdAt;
+    if (!(await deps.lookup.has({ action: 'device.checkout', actorId: m.deviceId, targetId: m.deviceId, from: since, outcome: 'success' }))) {
+      await audit.record(deviceEvent(m.deviceId, ctx, 'device.checkout'));
+    }
     await devices.update(m.deviceId, { status: 'checked_out', checkedOutAt: now, pushToken: null, pushMagic: null, lastSeenAt: now }, now);
-    await audit.record({
-      action: 'device.checkout',
-      actor: { type: 'device', id: m.deviceId },
-      source: ctx.source,
-      requestId: ctx.requestId,
-      target: { type: 'device', id: m.deviceId },
-      outcome: 'success',
-    });
     return EMPTY_OK;
   }
 
@@ -183,31 +183,15 @@ export function createCheckinService(deps: CheckinServiceDeps) {
     await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.bootstrap_token.set', { allowAuthenticated: false });
     const now = iso();
     const sealed = m.bootstrapToken && m.bootstrapToken.length > 0 ? sealer.seal(m.bootstrapToken, bootstrapTokenAad(m.deviceId)) : null;
+    await audit.record(deviceEvent(m.deviceId, ctx, 'device.bootstrap_token.set', { cleared: sealed === null }));
     await devices.update(m.deviceId, { bootstrapTokenSealed: sealed, lastSeenAt: now }, now);
-    await audit.record({
-      action: 'device.bootstrap_token.set',
-      actor: { type: 'device', id: m.deviceId },
-      source: ctx.source,
-      requestId: ctx.requestId,
-      target: { type: 'device', id: m.deviceId },
-      outcome: 'success',
-      details: { cleared: sealed === null },
-    });
     return EMPTY_OK;
   }
 
   async function getBootstrapToken(m: Extract<CheckinInput, { type: 'GetBootstrapToken' }>, ctx: RequestContext): Promise<MdmReply> {
     const device = await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.bootstrap_token.get', { allowAuthenticated: false });
     const token = device.bootstrapTokenSealed ? sealer.open(device.bootstrapTokenSealed, bootstrapTokenAad(m.deviceId)) : undefined;
-    await audit.record({
-      action: 'device.bootstrap_token.get',
-      actor: { type: 'device', id: m.deviceId },
-      source: ctx.source,
-      requestId: ctx.requestId,
-      target: { type: 'device', id: m.deviceId },
-      outcome: 'success',
-      details: { present: token !== undefined },
-    });
+    await audit.record(deviceEvent(m.deviceId, ctx, 'device.bootstrap_token.get', { present: token !== undefined }));
     return {
       status: 200,
       contentType: 'application/xml',
