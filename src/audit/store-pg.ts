@@ -7,39 +7,16 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { conflict } from '../lib/errors.ts';
-import { NODE_STRIDE, clampLimit } from './store.ts';
+import { NODE_STRIDE, clampLimit, cpFromRow, entryFromRow, type Row } from './store.ts';
 import type { AuditQuery, AuditStore, LeaderLease, StoredCheckpoint, StoredEntry, StoredNode } from './store.ts';
 import type { HashRun } from './merkle.ts';
 
 const LOCK_CLASS = 0x52414d50; // "RAMP"
 
-type Row = Record<string, unknown>;
 
 const buf = (u: Uint8Array): Buffer => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength));
 
-function entryFromRow(r: Row): StoredEntry {
-  return {
-    index: Number(r.idx),
-    time: r.time as string,
-    actorType: r.actor_type as string,
-    actorId: r.actor_id as string,
-    action: r.action as string,
-    targetType: (r.target_type as string | null) ?? null,
-    targetId: (r.target_id as string | null) ?? null,
-    source: (r.source as string | null) ?? null,
-    outcome: r.outcome as string,
-    requestId: (r.request_id as string | null) ?? null,
-    entry: r.entry as string,
-    leafHash: r.leaf_hash as Uint8Array,
-  };
-}
 
-const cpFromRow = (r: Row): StoredCheckpoint => ({
-  size: Number(r.size),
-  rootHash: r.root_hash as Uint8Array,
-  note: r.note as string,
-  createdAt: r.created_at as string,
-});
 
 export interface PgAuditStoreOptions {
   /** Schema holding the audit_ tables (created if missing). Default "public". */

@@ -6,7 +6,7 @@
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { conflict } from '../lib/errors.ts';
-import { NODE_STRIDE, clampLimit } from './store.ts';
+import { NODE_STRIDE, clampLimit, cpFromRow, entryFromRow, type Row } from './store.ts';
 import type { AuditQuery, AuditStore, LeaderLease, StoredCheckpoint, StoredEntry, StoredNode } from './store.ts';
 import type { HashRun } from './merkle.ts';
 
@@ -48,31 +48,8 @@ CREATE TABLE IF NOT EXISTS audit_cursor (
 );
 `;
 
-type Row = Record<string, unknown>;
 
-function entryFromRow(r: Row): StoredEntry {
-  return {
-    index: Number(r.idx),
-    time: r.time as string,
-    actorType: r.actor_type as string,
-    actorId: r.actor_id as string,
-    action: r.action as string,
-    targetType: (r.target_type as string | null) ?? null,
-    targetId: (r.target_id as string | null) ?? null,
-    source: (r.source as string | null) ?? null,
-    outcome: r.outcome as string,
-    requestId: (r.request_id as string | null) ?? null,
-    entry: r.entry as string,
-    leafHash: r.leaf_hash as Uint8Array,
-  };
-}
 
-const cpFromRow = (r: Row): StoredCheckpoint => ({
-  size: Number(r.size),
-  rootHash: r.root_hash as Uint8Array,
-  note: r.note as string,
-  createdAt: r.created_at as string,
-});
 
 // One leader per database file within this process. SQLite deployments are
 // single-node by construction; the index check in append() stops any second

@@ -87,3 +87,30 @@ export interface AuditStore extends HashReader {
 }
 
 export const clampLimit = (n: number | undefined): number => Math.min(Math.max(Math.trunc(n ?? 100), 1), 1000);
+
+/** A row of audit_entry / audit_checkpoint as either backend returns it. */
+export type Row = Record<string, unknown>;
+
+export function entryFromRow(r: Row): StoredEntry {
+  return {
+    index: Number(r.idx),
+    time: r.time as string,
+    actorType: r.actor_type as string,
+    actorId: r.actor_id as string,
+    action: r.action as string,
+    targetType: (r.target_type as string | null) ?? null,
+    targetId: (r.target_id as string | null) ?? null,
+    source: (r.source as string | null) ?? null,
+    outcome: r.outcome as string,
+    requestId: (r.request_id as string | null) ?? null,
+    entry: r.entry as string,
+    leafHash: r.leaf_hash as Uint8Array,
+  };
+}
+
+export const cpFromRow = (r: Row): StoredCheckpoint => ({
+  size: Number(r.size),
+  rootHash: r.root_hash as Uint8Array,
+  note: r.note as string,
+  createdAt: r.created_at as string,
+});

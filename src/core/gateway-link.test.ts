@@ -5,16 +5,12 @@ import { openSqliteStorage, type OpenedStorage } from '../storage/open.ts';
 import { openTestAudit, type CollectedAudit } from '../admin/testkit.ts';
 import { createCertificateAuthority, issueCertificate } from '../pki/authority.ts';
 import { signDetached } from '../protocol/cms/sign.ts';
-import { createCmsVerifier } from '../protocol/cms/verify.ts';
 import { parseDeviceMessage } from '../protocol/device-message.ts';
-import { plistToJson } from '../protocol/commands/results.ts';
 import { buildPlist, type PlistDict } from '../protocol/plist/index.ts';
 import { createKeyRing, createSecretBox } from '../keys/secret-box.ts';
 import { parseGatewayMessage, type MdmRequest } from '../ipc/messages.ts';
-import { createCheckinService } from '../services/checkin.ts';
-import { createConnectService } from '../services/connect.ts';
-import { createInventoryService } from '../services/inventory.ts';
-import { createGatewayLink, type GatewayLink } from './gateway-link.ts';
+import type { GatewayLink } from './gateway-link.ts';
+import { createDevicePlane } from './device-plane.ts';
 import { createRateCounter } from './rate-counter.ts';
 
 const TOPIC = 'com.apple.mgmt.External.rampart-test';
@@ -49,23 +45,19 @@ describe('gateway link: the core re-verifies what the gateway claims', () => {
     await opened.migrate();
     audit = await openTestAudit(now);
     const box = createSecretBox(createKeyRing([{ id: 'k1', key: new Uint8Array(randomBytes(32)) }], 'k1'));
-    const inventory = createInventoryService({ devices: opened.storage.devices, now, toJson: plistToJson });
-    const checkin = createCheckinService({ devices: opened.storage.devices, audit, lookup: audit.log, sealer: box, now, topic: () => TOPIC });
-    const connect = createConnectService({ devices: opened.storage.devices, queue: opened.storage.queue, inventory, audit, lookup: audit.log, now, toJson: plistToJson });
-    const verifier = createCmsVerifier({ trustAnchors: [ca.certDer] });
-    link = createGatewayLink({
-      verifier: {
-        signature: (sig, body) => verifier.verifyDetached(sig, body, { now: now() }).certSha256,
-        clientCertificate: (der) => verifier.verifyCertificate(der, { now: now() }).certSha256,
-      },
-      checkin,
-      connect,
+    link = createDevicePlane({
+      storage: opened.storage,
       audit,
+      lookup: audit.log,
+      sealer: box,
+      trustAnchors: [ca.certDer],
       limits: { maxBodyBytes: MAX_BODY, maxPlistDepth: 32 },
       log: {
         warn: (obj, msg) => logged.push({ level: 'warn', obj, msg }),
         error: (obj, msg) => logged.push({ level: 'error', obj, msg }),
       },
+      now,
+      topic: () => TOPIC,
     });
   });
   after(async () => {

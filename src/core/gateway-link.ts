@@ -5,6 +5,7 @@
 import type { AuditRecorder } from '../audit/types.ts';
 import type { MdmRequest, Rejection, ResponseMessage } from '../ipc/messages.ts';
 import { isRampartError } from '../lib/errors.ts';
+import { statusText } from '../lib/status-text.ts';
 import { parseDeviceMessage, type DeviceMessage } from '../protocol/device-message.ts';
 import type { CheckinService } from '../services/checkin.ts';
 import type { ConnectService } from '../services/connect.ts';
@@ -27,27 +28,14 @@ export interface GatewayLinkDeps {
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
-const text = (status: number, s: string): ResponseMessage & { t: 'response' } => ({
+/** An error answer with the fixed body for its status. */
+const fixed = (id: number, status: number): ResponseMessage => ({
   t: 'response',
-  id: 0,
+  id,
   status,
   contentType: 'text/plain; charset=utf-8',
-  body: Buffer.from(s).toString('base64'),
+  body: Buffer.from(statusText(status)).toString('base64'),
 });
-
-const FIXED: Record<number, string> = {
-  400: 'bad request\n',
-  401: 'unauthorized\n',
-  403: 'forbidden\n',
-  404: 'not found\n',
-  409: 'conflict\n',
-  410: 'gone\n',
-  413: 'payload too large\n',
-  422: 'unprocessable\n',
-  429: 'too many requests\n',
-  500: 'internal error\n',
-  503: 'service unavailable\n',
-};
 
 export function createGatewayLink(deps: GatewayLinkDeps) {
   const { audit, log } = deps;
@@ -62,7 +50,7 @@ export function createGatewayLink(deps: GatewayLinkDeps) {
       outcome: 'denied',
       details: { reason, endpoint: req.endpoint },
     });
-    return { ...text(400, FIXED[400]!), id: req.id };
+    return fixed(req.id, 400);
   }
 
   function reply(id: number, r: MdmReply): ResponseMessage {
@@ -102,10 +90,10 @@ export function createGatewayLink(deps: GatewayLinkDeps) {
       } catch (e) {
         if (isRampartError(e)) {
           if (e.status >= 500) log.error({ requestId: req.requestId, code: e.code, detail: e.detail }, 'device request failed');
-          return { ...text(e.status, FIXED[e.status] ?? 'error\n'), id: req.id };
+          return fixed(req.id, e.status);
         }
         log.error({ requestId: req.requestId, err: e instanceof Error ? e.message : 'unknown' }, 'device request failed');
-        return { ...text(500, FIXED[500]!), id: req.id };
+        return fixed(req.id, 500);
       }
     },
 

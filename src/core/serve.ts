@@ -8,21 +8,16 @@ import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../config/config.ts';
 import { openStorage, type OpenedStorage } from '../storage/open.ts';
-import { createCheckinService } from '../services/checkin.ts';
-import { createConnectService } from '../services/connect.ts';
-import { createInventoryService } from '../services/inventory.ts';
 import { createDeviceService } from '../services/devices.ts';
 import { createCommandService } from '../services/commands.ts';
 import { createAdminServer } from '../admin/server.ts';
 import { createAuthenticator, createFirstAdmin } from '../admin/tokens.ts';
 import { buildCommand } from '../protocol/commands/build.ts';
-import { plistToJson } from '../protocol/commands/results.ts';
-import { createCmsVerifier } from '../protocol/cms/verify.ts';
 import { createDevelopmentTls } from './tls.ts';
 import { loadOrCreateCa } from './ca.ts';
 import { openKeys } from './keys.ts';
 import { openAudit, type OpenedAudit } from './audit.ts';
-import { createGatewayLink } from './gateway-link.ts';
+import { createDevicePlane } from './device-plane.ts';
 import { createRateCounter } from './rate-counter.ts';
 import { superviseGateway, type GatewaySupervisor } from '../supervisor/gateway-process.ts';
 import type { InitMessage } from '../ipc/messages.ts';
@@ -70,9 +65,6 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     : await createDevelopmentTls(config.dataDir, ca, now());
   const topic = (await storage.settings.get('push.topic')) ?? DEV_TOPIC;
 
-  const inventory = createInventoryService({ devices: storage.devices, now, toJson: plistToJson });
-  const checkin = createCheckinService({ devices: storage.devices, audit: audit.recorder, lookup: audit.log, sealer: keys.sealer, now, topic: () => topic });
-  const connect = createConnectService({ devices: storage.devices, queue: storage.queue, inventory, audit: audit.recorder, lookup: audit.log, now, toJson: plistToJson });
   const devices = createDeviceService({ devices: storage.devices, audit: audit.recorder });
   const commands = createCommandService({
     queue: storage.queue,
@@ -111,17 +103,16 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   const adminPort = typeof adminAddr === 'object' && adminAddr ? adminAddr.port : config.adminListen.port;
 
   // The core verifies every device request again with its own verifier.
-  const coreVerifier = createCmsVerifier({ trustAnchors: [ca.certDer] });
-  const link = createGatewayLink({
-    verifier: {
-      signature: (sig, body) => coreVerifier.verifyDetached(sig, body, { now: now() }).certSha256,
-      clientCertificate: (der) => coreVerifier.verifyCertificate(der, { now: now() }).certSha256,
-    },
-    checkin,
-    connect,
+  const link = createDevicePlane({
+    storage,
     audit: audit.recorder,
+    lookup: audit.log,
+    sealer: keys.sealer,
+    trustAnchors: [ca.certDer],
     limits: { maxBodyBytes: config.maxBodyBytes, maxPlistDepth: config.maxPlistDepth },
     log,
+    now,
+    topic: () => topic,
   });
   const rejections = createRateCounter(20, 60_000);
   const init: InitMessage = {

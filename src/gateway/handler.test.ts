@@ -12,17 +12,12 @@ import { openSqliteStorage, type OpenedStorage } from '../storage/open.ts';
 import { openTestAudit, type CollectedAudit } from '../admin/testkit.ts';
 import { createCertificateAuthority, issueCertificate } from '../pki/authority.ts';
 import { signDetached } from '../protocol/cms/sign.ts';
-import { createCmsVerifier } from '../protocol/cms/verify.ts';
-import { plistToJson } from '../protocol/commands/results.ts';
 import { buildCommand } from '../protocol/commands/build.ts';
 import { buildPlist, parsePlistDict, type PlistDict, type PlistValue } from '../protocol/plist/index.ts';
 import { createKeyRing, createSecretBox } from '../keys/secret-box.ts';
 import { parseGatewayMessage, type Rejection } from '../ipc/messages.ts';
-import { createCheckinService } from '../services/checkin.ts';
-import { createConnectService } from '../services/connect.ts';
-import { createInventoryService } from '../services/inventory.ts';
-import { createGatewayLink } from '../core/gateway-link.ts';
 import { createRateCounter } from '../core/rate-counter.ts';
+import { createDevicePlane } from '../core/device-plane.ts';
 import { createRequestHandler, sendFixed } from './handler.ts';
 import { createIpcClient } from './ipc-client.ts';
 import { createGatewayProtocol } from './protocol.ts';
@@ -70,20 +65,16 @@ describe('device plane request handler (real gateway, IPC, core, storage)', () =
     await opened.migrate();
     audit = await openTestAudit(now);
     const box = createSecretBox(createKeyRing([{ id: 'k1', key: new Uint8Array(randomBytes(32)) }], 'k1'));
-    const inventory = createInventoryService({ devices: opened.storage.devices, now, toJson: plistToJson });
-    const checkin = createCheckinService({ devices: opened.storage.devices, audit, lookup: audit.log, sealer: box, now, topic: () => TOPIC });
-    const connect = createConnectService({ devices: opened.storage.devices, queue: opened.storage.queue, inventory, audit, lookup: audit.log, now, toJson: plistToJson });
-    const coreVerifier = createCmsVerifier({ trustAnchors: [ca.certDer] });
-    const link = createGatewayLink({
-      verifier: {
-        signature: (sig, body) => coreVerifier.verifyDetached(sig, body, { now: now() }).certSha256,
-        clientCertificate: (der) => coreVerifier.verifyCertificate(der, { now: now() }).certSha256,
-      },
-      checkin,
-      connect,
+    const link = createDevicePlane({
+      storage: opened.storage,
       audit,
+      lookup: audit.log,
+      sealer: box,
+      trustAnchors: [ca.certDer],
       limits: { maxBodyBytes: MAX_BODY, maxPlistDepth: MAX_DEPTH },
       log: { warn: () => {}, error: (obj, msg) => void coreErrors.push(`${msg} ${JSON.stringify(obj)}`) },
+      now,
+      topic: () => TOPIC,
     });
     const counter = createRateCounter(1000, 60_000);
 

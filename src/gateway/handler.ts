@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { DeviceIdentityProof, MdmRequest, Rejection, ResponseMessage } from '../ipc/messages.ts';
+import { statusText } from '../lib/status-text.ts';
 import { decodeSignatureHeader } from '../protocol/cms/verify.ts';
 import { matchDeviceRoute, type DeviceRouteName } from './routes.ts';
 
@@ -31,16 +32,6 @@ export interface GatewayDeps {
   reject(r: Omit<Rejection, 't'>): void;
 }
 
-const FIXED: Record<number, string> = {
-  400: 'bad request\n',
-  401: 'unauthorized\n',
-  404: 'not found\n',
-  408: 'request timeout\n',
-  411: 'length required\n',
-  413: 'payload too large\n',
-  415: 'unsupported media type\n',
-  503: 'service unavailable\n',
-};
 
 class Refusal extends Error {
   readonly status: number;
@@ -64,7 +55,7 @@ function setCommonHeaders(res: ServerResponse): void {
 }
 
 export function sendFixed(res: ServerResponse, status: number, requestId?: string): void {
-  const body = FIXED[status] ?? 'error\n';
+  const body = statusText(status);
   if (res.headersSent) {
     res.destroy();
     return;

@@ -1,9 +1,9 @@
 // Check-in messages (PUT /mdm/checkin): the device's enrollment lifecycle.
-import type { AuditEvent, AuditLookup, AuditRecorder } from '../audit/types.ts';
+import type { AuditLookup, AuditRecorder } from '../audit/types.ts';
 import { buildPlist } from '../protocol/plist/index.ts';
 import { RampartError, badRequest } from '../lib/errors.ts';
 import type { DevicePatch, DeviceStore } from '../storage/types.ts';
-import { EMPTY_OK, requireBoundDevice, type MdmReply, type RequestContext } from './device-identity.ts';
+import { EMPTY_OK, deviceEvent, requireBoundDevice, type MdmReply, type RequestContext } from './device-identity.ts';
 
 export interface Sealer {
   seal(plaintext: Uint8Array, aad: string): Uint8Array;
@@ -60,17 +60,6 @@ export function createCheckinService(deps: CheckinServiceDeps) {
   const { devices, audit, sealer } = deps;
   const iso = (): string => deps.now().toISOString();
 
-  /** A device-initiated event about the device itself. */
-  const deviceEvent = (deviceId: string, ctx: RequestContext, action: string, details?: AuditEvent['details']): AuditEvent => ({
-    action,
-    actor: { type: 'device', id: deviceId },
-    source: ctx.source,
-    requestId: ctx.requestId,
-    target: { type: 'device', id: deviceId },
-    outcome: 'success',
-    ...(details ? { details } : {}),
-  });
-
   function checkTopic(topic: string): void {
     const expected = deps.topic?.();
     if (expected !== undefined && topic !== expected) throw badRequest('topic mismatch');
@@ -92,15 +81,7 @@ export function createCheckinService(deps: CheckinServiceDeps) {
     };
     const existing = await devices.get(m.deviceId);
     const record = (outcome: 'success' | 'denied', details: Record<string, string>): Promise<void> =>
-      audit.record({
-        action: 'device.authenticate',
-        actor: { type: 'device', id: m.deviceId },
-        source: ctx.source,
-        requestId: ctx.requestId,
-        target: { type: 'device', id: m.deviceId },
-        outcome,
-        details: { certSha256: ctx.certSha256, ...details },
-      });
+      audit.record(deviceEvent(m.deviceId, ctx, 'device.authenticate', outcome, { certSha256: ctx.certSha256, ...details }));
     if (!existing) {
       // On record before the state change: a crash in between loses no entry.
       await record('success', { enrollment: 'new' });
@@ -154,7 +135,7 @@ export function createCheckinService(deps: CheckinServiceDeps) {
     };
     if (m.unlockToken) patch.unlockTokenSealed = sealer.seal(m.unlockToken, unlockTokenAad(m.deviceId));
     if (first) patch.enrolledAt = now;
-    const event = deviceEvent(m.deviceId, ctx, first ? 'device.enroll' : 'device.token_update', { unlockToken: m.unlockToken !== undefined });
+    const event = deviceEvent(m.deviceId, ctx, first ? 'device.enroll' : 'device.token_update', 'success', { unlockToken: m.unlockToken !== undefined });
     // Recorded before the state change; after a crash between the two, the
     // device's retry finds the entry (written since this enrollment's
     // Authenticate) rather than writing a second one.
@@ -183,7 +164,7 @@ export function createCheckinService(deps: CheckinServiceDeps) {
     await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.bootstrap_token.set', { allowAuthenticated: false });
     const now = iso();
     const sealed = m.bootstrapToken && m.bootstrapToken.length > 0 ? sealer.seal(m.bootstrapToken, bootstrapTokenAad(m.deviceId)) : null;
-    await audit.record(deviceEvent(m.deviceId, ctx, 'device.bootstrap_token.set', { cleared: sealed === null }));
+    await audit.record(deviceEvent(m.deviceId, ctx, 'device.bootstrap_token.set', 'success', { cleared: sealed === null }));
     await devices.update(m.deviceId, { bootstrapTokenSealed: sealed, lastSeenAt: now }, now);
     return EMPTY_OK;
   }
@@ -191,7 +172,7 @@ export function createCheckinService(deps: CheckinServiceDeps) {
   async function getBootstrapToken(m: Extract<CheckinInput, { type: 'GetBootstrapToken' }>, ctx: RequestContext): Promise<MdmReply> {
     const device = await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.bootstrap_token.get', { allowAuthenticated: false });
     const token = device.bootstrapTokenSealed ? sealer.open(device.bootstrapTokenSealed, bootstrapTokenAad(m.deviceId)) : undefined;
-    await audit.record(deviceEvent(m.deviceId, ctx, 'device.bootstrap_token.get', { present: token !== undefined }));
+    await audit.record(deviceEvent(m.deviceId, ctx, 'device.bootstrap_token.get', 'success', { present: token !== undefined }));
     return {
       status: 200,
       contentType: 'application/xml',

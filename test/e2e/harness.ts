@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SimDevice, type SimIdentity } from '../../src/sim/device.ts';
-import { issueLocalIdentities } from '../../src/sim/identities.ts';
+
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -64,11 +64,6 @@ export async function stopServerProcess(s: ServerProcess, signal: NodeJS.Signals
 
 export function removeDataDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
-}
-
-/** Issues identity certificates from the installation's CA (as SCEP would). */
-export function issueIdentities(dataDir: string, count: number): Promise<{ identities: SimIdentity[]; caPem: string }> {
-  return issueLocalIdentities(dataDir, count);
 }
 
 export function simDevice(server: ServerProcess, identity: SimIdentity, caPem: string, extra: Partial<ConstructorParameters<typeof SimDevice>[0]> = {}): SimDevice {

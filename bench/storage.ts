@@ -1,14 +1,14 @@
 // Storage benchmark (not a test): fleet-wide enqueue to 100,000 devices on
 // SQLite and PostgreSQL, and the next()+recordResult round trip on SQLite.
-//   ./node_modules/.bin/node src/storage/bench.ts [postgres-url]
+//   ./node_modules/.bin/node bench/storage.ts [postgres-url]
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import { openPostgresStorage, openSqliteStorage } from './open.ts';
-import type { OpenedStorage } from './open.ts';
+import { openPostgresStorage, openSqliteStorage } from '../src/storage/open.ts';
+import type { OpenedStorage } from '../src/storage/open.ts';
 
 const FLEET = 100_000;
 const ROUND_TRIPS = 2000;

@@ -1,0 +1,44 @@
+// The core's half of the device plane, wired once: inventory, check-in and
+// connect services behind the gateway link, with the core's own CMS verifier.
+// serve.ts and the tests build it the same way.
+import type { AuditLookup, AuditRecorder } from '../audit/types.ts';
+import { createCmsVerifier } from '../protocol/cms/verify.ts';
+import { plistToJson } from '../protocol/commands/results.ts';
+import { createCheckinService, type Sealer } from '../services/checkin.ts';
+import { createConnectService } from '../services/connect.ts';
+import { createInventoryService } from '../services/inventory.ts';
+import type { Storage } from '../storage/types.ts';
+import { createGatewayLink, type GatewayLink, type GatewayLinkDeps } from './gateway-link.ts';
+
+export interface DevicePlaneDeps {
+  storage: Pick<Storage, 'devices' | 'queue'>;
+  audit: AuditRecorder;
+  lookup: AuditLookup;
+  sealer: Sealer;
+  /** Enrollment CA certificates (DER) device identities must chain to. */
+  trustAnchors: Uint8Array[];
+  limits: GatewayLinkDeps['limits'];
+  log: GatewayLinkDeps['log'];
+  now: () => Date;
+  /** The push topic; Authenticate and TokenUpdate with another topic are refused. */
+  topic: () => string | undefined;
+}
+
+export function createDevicePlane(d: DevicePlaneDeps): GatewayLink {
+  const { devices, queue } = d.storage;
+  const inventory = createInventoryService({ devices, now: d.now, toJson: plistToJson });
+  const checkin = createCheckinService({ devices, audit: d.audit, lookup: d.lookup, sealer: d.sealer, now: d.now, topic: d.topic });
+  const connect = createConnectService({ devices, queue, inventory, audit: d.audit, lookup: d.lookup, now: d.now, toJson: plistToJson });
+  const verifier = createCmsVerifier({ trustAnchors: d.trustAnchors });
+  return createGatewayLink({
+    verifier: {
+      signature: (sig, body) => verifier.verifyDetached(sig, body, { now: d.now() }).certSha256,
+      clientCertificate: (der) => verifier.verifyCertificate(der, { now: d.now() }).certSha256,
+    },
+    checkin,
+    connect,
+    audit: d.audit,
+    limits: d.limits,
+    log: d.log,
+  });
+}
