@@ -74,6 +74,11 @@ export interface AuthenticatorDeps {
   now: () => Date;
   /** Told about refused known tokens (expired, revoked, disabled owner); never the token. */
   onRejected?: (info: { tokenId: string; reason: 'expired' | 'revoked' | 'principal' }) => void;
+  /**
+   * Builds the actor of a valid token (src/authz: scopes ∩ the owner's roles,
+   * source networks); may throw unauthorized. Default: exactly the token's scopes.
+   */
+  toActor?: (record: ApiToken, cred: Credentials) => Promise<Actor>;
 }
 
 export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
@@ -95,12 +100,16 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
         deps.onRejected?.({ tokenId: record.id, reason });
         throw unauthorized('unauthorized', `token ${record.id} ${reason}`);
       }
+      let actor: Actor;
+      if (deps.toActor) actor = await deps.toActor(record, cred);
+      else {
+        actor = { type: 'token', id: record.id, permissions: new Set(record.scopes) };
+        if (cred.source !== undefined) actor.source = cred.source;
+        if (cred.requestId !== undefined) actor.requestId = cred.requestId;
+      }
       if (record.lastUsedAt === null || now.getTime() - Date.parse(record.lastUsedAt) >= TOUCH_INTERVAL_MS) {
         await deps.tokens.touch(record.id, now.toISOString());
       }
-      const actor: Actor = { type: 'token', id: record.id, permissions: new Set(record.scopes) };
-      if (cred.source !== undefined) actor.source = cred.source;
-      if (cred.requestId !== undefined) actor.requestId = cred.requestId;
       return actor;
     },
   };

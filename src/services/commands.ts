@@ -17,6 +17,8 @@ import { badRequest, conflict, isRampartError, notFound, RampartError } from '..
 import { authorize, commandClass, PERMISSIONS, sendPermission } from './command-policy.ts';
 import { isDeviceId, MAX_PAGE } from './devices.ts';
 import { toCommandResult, toQueueEntryView } from './views.ts';
+import type { ApprovalGuard, DeviceScope } from '../authz/types.ts';
+import { isApprovalPending } from '../authz/pending.ts';
 
 /** Most devices one enqueue call may target. */
 export const MAX_DEVICES_PER_COMMAND = 100_000;
@@ -43,7 +45,15 @@ export interface CommandServiceDeps {
   newUuid: () => string;
   /** Called after a command is queued (push notification hook). Errors are ignored. */
   onEnqueued?: (deviceIds: string[], commandUuid: string) => void;
+  /** Device-group limits of role assignments (src/authz/scope.ts). */
+  scope?: DeviceScope;
+  /** Four-eyes gate and rate limits for erase and for commands to many devices (src/authz/approvals.ts). */
+  gate?: ApprovalGuard;
 }
+
+/** Approval action names used by enqueue (executors in src/authz/executors.ts). */
+export const ERASE_ACTION = 'command.erase';
+export const BULK_ACTION = 'command.bulk';
 
 /** Canonical form of a CommandUUID (lower case); undefined when malformed. */
 export function canonicalUuid(uuid: string): string | undefined {
@@ -51,7 +61,7 @@ export function canonicalUuid(uuid: string): string | undefined {
 }
 
 export function createCommandService(deps: CommandServiceDeps): CommandService {
-  const { queue, devices, audit, build, now, newUuid, onEnqueued } = deps;
+  const { queue, devices, audit, build, now, newUuid, onEnqueued, scope, gate } = deps;
   const encoder = new TextEncoder();
 
   function event(actor: Actor, e: Omit<AuditEvent, 'actor' | 'source' | 'requestId'>): AuditEvent {
@@ -121,6 +131,7 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
           uuid = newUuid().toLowerCase();
         }
         if (input.payload === null || typeof input.payload !== 'object' || Array.isArray(input.payload)) throw badRequest('invalid payload');
+        if (scope) await scope.check(actor, sendPermission(requestType), ids, action);
 
         let plist: Uint8Array;
         try {
@@ -131,6 +142,22 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
           const message = e instanceof Error ? e.message : '';
           if (isRampartError(e) && e.code === 'bad_request' && SAFE_MESSAGE.test(message)) throw e;
           throw badRequest('invalid command', message);
+        }
+
+        if (gate) {
+          // Erase, and any command to many devices, may need a second administrator and is rate limited.
+          // The approval fixes the CommandUUID, so the approved run is idempotent.
+          const erase = commandClass(requestType) === 'erase';
+          if (erase || ids.length > 1) {
+            await gate.guard(actor, {
+              action: erase ? ERASE_ACTION : BULK_ACTION,
+              params: { requestType, deviceIds: [...ids].sort(), payload: input.payload, commandUuid: uuid },
+              summary: `${requestType} for ${ids.length} device(s)`,
+              units: ids.length,
+              target: { type: 'command', id: uuid },
+              approverPermission: sendPermission(requestType),
+            });
+          }
         }
 
         const createdBy = actor.id;
@@ -164,6 +191,7 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
         }
         return result;
       } catch (e) {
+        if (isApprovalPending(e)) throw e;
         return await fail(actor, action, e, details, uuid !== undefined ? { type: 'command', id: uuid } : undefined);
       }
     },
@@ -172,6 +200,8 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
       const uuid = canonicalUuid(commandUuid);
       await authorize(audit, actor, PERMISSIONS.commandsRead, { action: 'command.status', ...(uuid ? { target: { type: 'command', id: uuid } } : {}) });
       checkLimit(page.limit);
+      // A command may span devices outside the actor's groups: whole-command status needs unscoped commands.read.
+      if (scope) await scope.check(actor, PERMISSIONS.commandsRead, actor.authz && actor.authz.scoped.length > 0 ? ['*'] : [], 'command.status');
       if (page.after !== undefined && !isDeviceId(page.after)) throw badRequest('invalid cursor');
       if (uuid === undefined) throw notFound();
       const cmd = await queue.getCommand(uuid);
@@ -194,6 +224,7 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
       const uuid = canonicalUuid(commandUuid);
       await authorize(audit, actor, PERMISSIONS.commandsRead, { action: 'command.result', ...(uuid ? { target: { type: 'command', id: uuid } } : {}) });
       if (uuid === undefined || !isDeviceId(deviceId)) throw notFound();
+      if (scope) await scope.check(actor, PERMISSIONS.commandsRead, [deviceId], 'command.result');
       const entry = await queue.entry(deviceId, uuid);
       if (!entry) throw notFound();
       return toCommandResult(entry);
@@ -204,6 +235,7 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
       await authorize(audit, actor, PERMISSIONS.commandsRead, { action: 'command.list', ...(valid ? { target: { type: 'device', id: deviceId } } : {}) });
       checkLimit(q.limit);
       if (!valid || !(await devices.get(deviceId))) throw notFound();
+      if (scope) await scope.check(actor, PERMISSIONS.commandsRead, [deviceId], 'command.list');
       const entries: QueueEntry[] = await queue.entriesForDevice(deviceId, q.status !== undefined ? { status: q.status, limit: q.limit } : { limit: q.limit });
       return entries.map(toQueueEntryView);
     },
@@ -214,6 +246,7 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
       const target = uuid ? { type: 'command', id: uuid } : undefined;
       await authorize(audit, actor, PERMISSIONS.commandsCancel, { action, ...(target ? { target } : {}) });
       if (uuid === undefined || !isDeviceId(deviceId)) throw notFound();
+      if (scope) await scope.check(actor, PERMISSIONS.commandsCancel, [deviceId], action);
       const entry = await queue.entry(deviceId, uuid);
       if (!entry) {
         await audit.record(event(actor, { action, outcome: 'failure', target: target!, details: { reason: 'not_found' } }));

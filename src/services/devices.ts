@@ -6,10 +6,13 @@ import type { Actor, DeviceDetail, DeviceService, DeviceView } from './types.ts'
 import { badRequest, notFound } from '../lib/errors.ts';
 import { authorize, PERMISSIONS } from './command-policy.ts';
 import { toDeviceDetail, toDeviceView } from './views.ts';
+import type { DeviceScope } from '../authz/types.ts';
 
 export interface DeviceServiceDeps {
   devices: Pick<DeviceStore, 'get' | 'list' | 'listApps'>;
   audit: AuditRecorder;
+  /** Device-group limits of role assignments (src/authz/scope.ts). */
+  scope?: DeviceScope;
 }
 
 export const MAX_PAGE = 1000;
@@ -22,7 +25,7 @@ export function isDeviceId(id: string): boolean {
 }
 
 export function createDeviceService(deps: DeviceServiceDeps): DeviceService {
-  const { devices, audit } = deps;
+  const { devices, audit, scope } = deps;
 
   return {
     async list(actor: Actor, q: DeviceQuery): Promise<Page<DeviceView>> {
@@ -38,7 +41,9 @@ export function createDeviceService(deps: DeviceServiceDeps): DeviceService {
       if (q.notSeenSince !== undefined) query.notSeenSince = new Date(q.notSeenSince).toISOString();
       if (q.after !== undefined) query.after = q.after;
       const page = await devices.list(query);
-      const out: Page<DeviceView> = { items: page.items.map(toDeviceView) };
+      // Devices outside the actor's groups are left out (the page may come back short; `next` still continues).
+      const visible = scope ? await scope.visible(actor, PERMISSIONS.devicesRead, page.items.map((d) => d.id)) : undefined;
+      const out: Page<DeviceView> = { items: page.items.filter((d) => !visible || visible.has(d.id)).map(toDeviceView) };
       if (page.next !== undefined) out.next = page.next;
       return out;
     },
@@ -50,6 +55,7 @@ export function createDeviceService(deps: DeviceServiceDeps): DeviceService {
         ...(valid ? { target: { type: 'device', id } } : {}),
       });
       if (!valid) throw notFound();
+      if (scope) await scope.check(actor, PERMISSIONS.devicesRead, [id], 'device.get');
       const device = await devices.get(id);
       if (!device) throw notFound();
       const apps = await devices.listApps(id);

@@ -3,6 +3,7 @@
 // the shapes the routes depend on.
 import type { Device, DeviceQuery, InstalledApp, Page, QueueEntry, QueueStatus } from '../storage/types.ts';
 import type { JsonValue } from '../audit/types.ts';
+import type { AuthzContext } from '../authz/types.ts';
 
 /** Who is acting, and from where; passed to every state-changing call. */
 export interface Actor {
@@ -12,6 +13,8 @@ export interface Actor {
   permissions: ReadonlySet<string>;
   source?: string;
   requestId?: string;
+  /** Roles behind the permissions (set by src/authz): principal, device-group limits, approval being run. */
+  authz?: AuthzContext;
 }
 
 /** Device as shown to administrators: no push secrets, no sealed tokens. */
