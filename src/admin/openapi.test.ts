@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { buildOpenApi } from './openapi.ts';
 import { ROUTES } from './routes/index.ts';
+import { AUTHENTICATED } from './types.ts';
 import { renderOpenApi, OPENAPI_FILE } from '../../scripts/gen-openapi.ts';
 
 type Op = { operationId: string; security: unknown[]; 'x-rampart-permission': string | null; responses: Record<string, unknown>; parameters: Array<{ name: string; in: string }>; requestBody?: unknown };
@@ -25,13 +26,18 @@ describe('OpenAPI document', () => {
       if (r.permission === null) {
         assert.deepEqual(op.security, []);
       } else {
-        assert.deepEqual(op.security, [{ bearer: [] }]);
+        assert.deepEqual(op.security, [{ bearer: r.permission === AUTHENTICATED ? [] : [r.permission] }]);
         assert.ok(op.responses['401'] && op.responses['403']);
         assert.ok(typeof op['x-rampart-permission'] === 'string');
       }
       for (const m of r.url.matchAll(/:([A-Za-z]+)/g)) assert.ok(op.parameters.some((x) => x.in === 'path' && x.name === m[1]));
       assert.equal(op.requestBody !== undefined, r.schema.body !== undefined);
     }
+    for (const r of ROUTES.filter((x) => x.approval)) {
+      const op = doc.paths[r.url.replace(/:([A-Za-z]+)/g, '{$1}')]![r.method.toLowerCase()]!;
+      assert.ok(op.responses['202'] && op.responses['429'], `${r.id} documents 202 and 429`);
+    }
+    assert.deepEqual(ROUTES.filter((x) => x.approval).map((x) => x.id).sort(), ['assignRole', 'createAdmin', 'enqueueCommand', 'updateRole']);
     const count = Object.values(doc.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
     assert.equal(count, ROUTES.length);
   });

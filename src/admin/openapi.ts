@@ -5,6 +5,7 @@ import type { TSchema } from 'typebox';
 import { AUTHENTICATED } from './types.ts';
 import type { AnyRoute } from './types.ts';
 import { ErrorBody } from './schemas.ts';
+import { ApprovalView } from './routes/authz-schemas.ts';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -41,6 +42,12 @@ const ERROR_RESPONSES: Record<string, string> = {
   '500': 'Internal error',
 };
 
+/** Refusals only some routes give: expired approvals, rate limits on destructive actions. */
+const FOUR_EYES_RESPONSES: Record<string, string> = {
+  '410': 'The approval expired',
+  '429': 'Rate limit of this action for this administrator reached (applies even when approved)',
+};
+
 export function buildOpenApi(routes: readonly AnyRoute[]): Json {
   const paths: Record<string, Record<string, Json>> = {};
   for (const r of routes) {
@@ -56,18 +63,30 @@ export function buildOpenApi(routes: readonly AnyRoute[]): Json {
     for (const code of errors) {
       responses[code] = { description: ERROR_RESPONSES[code]!, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     }
+    if (r.approval) {
+      responses['202'] = {
+        description: `Held for a second administrator's approval (four-eyes action ${r.approval}); approve with POST /api/v1/approvals/{id}/approve`,
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Approval' } } },
+      };
+    }
+    const fourEyes = r.id === 'approveApproval' ? ['410', '429'] : r.approval ? ['429'] : [];
+    for (const code of fourEyes) {
+      responses[code] = { description: FOUR_EYES_RESPONSES[code]!, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+    }
     const op: Record<string, Json> = {
       operationId: r.id,
       summary: r.summary,
       tags: r.tags,
       parameters: [...parameters('path', r.schema.params), ...parameters('query', r.schema.querystring)],
       responses,
-      security: r.permission === null ? [] : [{ bearer: [] }],
+      // OpenAPI 3.1 lets a non-OAuth requirement list role names: here, the permission the route needs.
+      security: r.permission === null ? [] : [{ bearer: r.permission === AUTHENTICATED ? [] : [r.permission] }],
       'x-rampart-permission': r.permission,
     };
     if (r.permission === AUTHENTICATED) op['x-rampart-permission'] = 'any valid token';
     if (r.servicePermissions) op['x-rampart-service-permissions'] = r.servicePermissions;
     if (r.audit) op['x-rampart-audit'] = r.audit;
+    if (r.approval) op['x-rampart-approval'] = r.approval;
     if (r.schema.body) {
       op.requestBody = { required: true, content: { 'application/json': { schema: plain(r.schema.body) } } };
     }
@@ -82,13 +101,15 @@ export function buildOpenApi(routes: readonly AnyRoute[]): Json {
         'Administration API of the Rampart MDM server. Every route except /api/v1/health needs a bearer token ' +
         '(rmp_...). x-rampart-permission names the scope checked before the body is read; the service checks it ' +
         'again, and for commands the scope of the command class (commands.send.query|lock|manage|erase). "*" grants all; ' +
-        'a scope grants the scopes below it.',
+        'a scope grants the scopes below it. The same permission is listed in each operation\'s security requirement. ' +
+        'A token acts with its scopes intersected with its owner\'s current role permissions. Routes with ' +
+        'x-rampart-approval may answer 202 with an approval that a second administrator must approve.',
     },
     servers: [{ url: 'http://127.0.0.1:9443' }],
     paths,
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'rmp_<base64url> API token' } },
-      schemas: { Error: plain(ErrorBody) },
+      schemas: { Error: plain(ErrorBody), Approval: plain(ApprovalView) },
     },
   };
 }

@@ -16,6 +16,7 @@ import { AUTHENTICATED } from './types.ts';
 import type { AdminServerDeps, AdminServices, AnyRoute } from './types.ts';
 import { PUBLIC_ROUTES, ROUTES, routeKey } from './routes/index.ts';
 import { LARGE_BODY_REQUEST_TYPES } from './routes/commands.ts';
+import { isApprovalPending } from '../authz/pending.ts';
 
 export const DEFAULT_BODY_BYTES = 1024 * 1024;
 const MAX_ISSUES = 10;
@@ -89,7 +90,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
     bodyBytes: deps.limits?.bodyBytes ?? DEFAULT_BODY_BYTES,
     installProfileBodyBytes: deps.limits?.installProfileBodyBytes ?? DEFAULT_BODY_BYTES,
   };
-  const services: AdminServices = { devices: deps.devices, commands: deps.commands, health: deps.health };
+  const services: AdminServices = { devices: deps.devices, commands: deps.commands, health: deps.health, authz: deps.authz };
   const { audit, auth } = deps;
 
   const app = Fastify({
@@ -137,6 +138,12 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
     let status = 500;
     let body = errorBody('internal', 'internal error');
     const fe = e as FastifyError;
+    if (isApprovalPending(e)) {
+      // Held for a second administrator's approval: accepted, not done.
+      reply.code(202).type('application/json; charset=utf-8');
+      await reply.send(e.approval);
+      return;
+    }
     if (isRampartError(e)) {
       status = e.status;
       body = errorBody(e.code, e.message);

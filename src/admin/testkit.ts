@@ -20,6 +20,10 @@ import { createAuthenticator, createFirstAdmin, issueApiToken } from './tokens.t
 import { createAdminServer } from './server.ts';
 import type { AdminServerDeps, Authenticator, HealthReport } from './types.ts';
 import { buildCommand } from '../protocol/commands/build.ts';
+import { openAuthz, type Authz } from '../authz/index.ts';
+import { parseAuthzConfig } from '../authz/config.ts';
+import { registerCommandExecutors } from '../authz/executors.ts';
+import type { GroupMembership } from '../authz/types.ts';
 
 /** The real audit log; `events` lists what it acknowledged, in order, for assertions. */
 export interface CollectedAudit extends AuditRecorder {
@@ -58,12 +62,15 @@ export interface TestStack {
   commands: CommandService;
   auth: Authenticator;
   app: FastifyInstance;
+  authz: Authz;
   adminId: string;
   /** The bootstrap token ("*"). */
   rootToken: string;
   enqueued: Array<{ deviceIds: string[]; commandUuid: string }>;
   clock: { now: Date };
   tokenFor(scopes: string[], opts?: { expiresAt?: string }): Promise<string>;
+  /** A new administrator holding `roles` (no approval asked) and a token for it with `scopes`. */
+  adminWithToken(username: string, roles: string[], scopes?: string[]): Promise<{ adminId: string; token: string }>;
   addDevice(id: string, fields?: DevicePatch): Promise<void>;
   close(): Promise<void>;
 }
@@ -72,6 +79,9 @@ export async function createTestStack(opts: {
   limits?: AdminServerDeps['limits'];
   health?: () => Promise<HealthReport>;
   build?: CommandBuilder;
+  /** The "authz" setting (four-eyes policy, rate limits, token lifetime). */
+  authz?: unknown;
+  groups?: GroupMembership;
 } = {}): Promise<TestStack> {
   const opened = await openSqliteStorage(':memory:');
   await opened.migrate();
@@ -80,7 +90,8 @@ export async function createTestStack(opts: {
   const now = (): Date => new Date(clock.now);
   const audit = await openTestAudit(now);
   const enqueued: TestStack['enqueued'] = [];
-  const devices = createDeviceService({ devices: storage.devices, audit });
+  const authz = await openAuthz({ opened, storage, audit, config: parseAuthzConfig(opts.authz), now, ...(opts.groups ? { groups: opts.groups } : {}) });
+  const devices = createDeviceService({ devices: storage.devices, audit, scope: authz.scope });
   const commands = createCommandService({
     queue: storage.queue,
     devices: storage.devices,
@@ -89,17 +100,22 @@ export async function createTestStack(opts: {
     now,
     newUuid: randomUUID,
     onEnqueued: (deviceIds, commandUuid) => enqueued.push({ deviceIds, commandUuid }),
+    scope: authz.scope,
+    gate: authz.gate,
   });
-  const auth = createAuthenticator({ tokens: storage.tokens, admins: storage.admins, now });
+  registerCommandExecutors(authz.gate, commands);
+  const auth = createAuthenticator({ tokens: storage.tokens, admins: storage.admins, now, toActor: authz.tokenActor });
   const app = await createAdminServer({
     devices,
     commands,
     auth,
     audit,
+    authz: { admins: authz.admins, roles: authz.roles, tokens: authz.tokens, approvals: authz.gate },
     health: opts.health ?? (async () => ({ status: 'ok' })),
     ...(opts.limits ? { limits: opts.limits } : {}),
   });
   const first = await createFirstAdmin(storage, 'root', { now });
+  await authz.roles.bootstrapOwner(first.admin.id);
   let n = 0;
   return {
     opened,
@@ -109,6 +125,7 @@ export async function createTestStack(opts: {
     commands,
     auth,
     app,
+    authz,
     adminId: first.admin.id,
     rootToken: first.token,
     enqueued,
@@ -117,6 +134,12 @@ export async function createTestStack(opts: {
       const input: Parameters<typeof issueApiToken>[1] = { principalId: first.admin.id, name: `test ${++n}`, scopes };
       if (o.expiresAt !== undefined) input.expiresAt = o.expiresAt;
       return (await issueApiToken({ tokens: storage.tokens, now }, input)).token;
+    },
+    async adminWithToken(username, roles, scopes = ['*']) {
+      const a = await storage.admins.create({ id: randomUUID(), username }, now().toISOString());
+      for (const role of roles) await authz.store.assign({ adminId: a.id, role, groups: [], source: 'local', createdBy: 'test' }, now().toISOString());
+      const { token } = await issueApiToken({ tokens: storage.tokens, now }, { principalId: a.id, name: `${username} test`, scopes });
+      return { adminId: a.id, token };
     },
     async addDevice(id, fields = {}) {
       await storage.devices.create(id, { status: 'enrolled', ...fields }, now().toISOString());

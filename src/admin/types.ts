@@ -5,6 +5,7 @@ import type { Static, TSchema } from 'typebox';
 import type { Logger } from 'pino';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { Actor, CommandService, DeviceService } from '../services/types.ts';
+import type { AuthzServices } from '../authz/services.ts';
 
 export interface Credentials {
   /** The bearer token as presented (already stripped of "Bearer "). */
@@ -29,6 +30,8 @@ export interface AdminServices {
   devices: DeviceService;
   commands: CommandService;
   health: () => Promise<HealthReport>;
+  /** Administrators, roles, API tokens and approvals (src/authz). */
+  authz: AuthzServices;
 }
 
 export interface AdminServerDeps extends AdminServices {
@@ -48,7 +51,7 @@ export interface AdminServerDeps extends AdminServices {
   };
 }
 
-export type HttpMethod = 'GET' | 'POST' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 export interface RouteSchema {
   params?: TSchema;
@@ -97,6 +100,8 @@ export interface RouteDef<S extends RouteSchema = RouteSchema> {
   servicePermissions?: string[];
   /** Audit action recorded by the service for state-changing routes. */
   audit?: string;
+  /** Four-eyes action the route may be held for (answers 202 with the approval; src/authz/approvals.ts). */
+  approval?: string;
   /** Body limit override (bytes). */
   bodyLimit?: (limits: Required<NonNullable<AdminServerDeps['limits']>>) => number;
   schema: S;

@@ -267,6 +267,7 @@ async function createAdminLocally(opts: { config?: string; username: string; dev
   try {
     await opened.migrate();
     const created = await createFirstAdmin(opened.storage, opts.username);
+    await (await import('../authz/bootstrap.ts')).grantOwnerLocally(opened, created.admin.id);
     return { token: created.token, adminId: created.admin.id };
   } finally {
     await opened.close();

@@ -4,6 +4,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { AuthzConfigError, parseAuthzConfig, type AuthzConfig } from '../authz/config.ts';
 
 export interface ListenAddress {
   host: string;
@@ -35,6 +36,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Development mode: generated CA and TLS certificate, loopback device listener. */
   dev: boolean;
+  /** Four-eyes policy, rate limits on destructive actions, API-token lifetime (src/authz/config.ts). */
+  authz: AuthzConfig;
 }
 
 export class ConfigError extends Error {
@@ -61,6 +64,7 @@ const ENV: Record<string, keyof FileConfig> = {
   RAMPART_PROXY_CLIENT_CERT_HEADER: 'proxyClientCertHeader',
   RAMPART_TRUSTED_PROXIES: 'trustedProxies',
   RAMPART_LOG_LEVEL: 'logLevel',
+  RAMPART_AUTHZ: 'authz',
 };
 
 type FileConfig = {
@@ -77,6 +81,7 @@ type FileConfig = {
   proxyClientCertHeader?: string;
   trustedProxies?: string | string[];
   logLevel?: string;
+  authz?: unknown;
 };
 
 const FILE_KEYS = new Set<string>(Object.values(ENV));
@@ -183,7 +188,15 @@ function validate(c: FileConfig, ctx: { dev: boolean; cwd: string }): Config {
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError(FILE_SETTING.logLevel!, 'must be one of fatal, error, warn, info, debug, trace, silent');
   }
+  let authz: AuthzConfig;
+  try {
+    authz = parseAuthzConfig(c.authz);
+  } catch (e) {
+    if (e instanceof AuthzConfigError) throw new ConfigError(`${FILE_SETTING.authz!} (${e.setting})`, e.message);
+    throw e;
+  }
   return {
+    authz,
     dataDir,
     databaseUrl,
     deviceListen,

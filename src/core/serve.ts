@@ -22,6 +22,8 @@ import { createRateCounter } from './rate-counter.ts';
 import { superviseGateway, type GatewaySupervisor } from '../supervisor/gateway-process.ts';
 import type { InitMessage } from '../ipc/messages.ts';
 import { toPem } from '../pki/pem.ts';
+import { openAuthz } from '../authz/index.ts';
+import { registerCommandExecutors } from '../authz/executors.ts';
 
 export interface RunningServer {
   config: Config;
@@ -65,7 +67,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     : await createDevelopmentTls(config.dataDir, ca, now());
   const topic = (await storage.settings.get('push.topic')) ?? DEV_TOPIC;
 
-  const devices = createDeviceService({ devices: storage.devices, audit: audit.recorder });
+  const authz = await openAuthz({ opened, storage, audit: audit.recorder, config: config.authz, now });
+  const devices = createDeviceService({ devices: storage.devices, audit: audit.recorder, scope: authz.scope });
   const commands = createCommandService({
     queue: storage.queue,
     devices: storage.devices,
@@ -73,21 +76,27 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     build: (input) => buildCommand(input),
     now,
     newUuid: () => randomUUID(),
+    scope: authz.scope,
+    gate: authz.gate,
   });
+  registerCommandExecutors(authz.gate, commands);
+  await authz.gate.resume();
 
   // First start: one administrator, whose full-access token is shown once.
   let firstAdminToken: string | undefined;
   if ((await storage.admins.count()) === 0) {
     const first = await createFirstAdmin(storage, 'admin', { now });
     firstAdminToken = first.token;
+    await authz.roles.bootstrapOwner(first.admin.id);
     await audit.recorder.record({ action: 'admin.create', actor: { type: 'system', id: 'rampart' }, outcome: 'success', target: { type: 'admin', id: first.admin.id }, details: { bootstrap: true } });
   }
 
   const admin: FastifyInstance = await createAdminServer({
     devices,
     commands,
-    auth: createAuthenticator({ tokens: storage.tokens, admins: storage.admins, now }),
+    auth: createAuthenticator({ tokens: storage.tokens, admins: storage.admins, now, toActor: authz.tokenActor }),
     audit: audit.recorder,
+    authz: { admins: authz.admins, roles: authz.roles, tokens: authz.tokens, approvals: authz.gate },
     logger: log,
     health: async () => {
       try {

@@ -30,6 +30,7 @@ export const enqueueCommandRoute = defineRoute({
   permission: PERMISSIONS.commandsSend,
   servicePermissions: COMMAND_CLASSES.map((c) => `${PERMISSIONS.commandsSend}.${c}`),
   audit: 'command.enqueue',
+  approval: 'command.erase | command.bulk',
   bodyLimit: (l) => Math.max(l.bodyBytes, l.installProfileBodyBytes),
   schema: { body: EnqueueBody, response: { 201: EnqueueResult } },
   async handler({ actor, body, services }) {

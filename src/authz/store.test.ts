@@ -1,0 +1,69 @@
+// The authorization store's conformance suite on SQLite (temp file) and on
+// PostgreSQL (fresh random schema; fails instead of skipping when
+// RAMPART_TEST_REQUIRE_POSTGRES=1).
+import { after, test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { openPostgresStorage, openSqliteStorage } from '../storage/open.ts';
+import type { OpenedStorage } from '../storage/open.ts';
+import pg from 'pg';
+import { AUTHZ_MIGRATION_TABLE, authzMigrations } from './migrations.ts';
+import { runAuthzStoreConformance } from './store-conformance.ts';
+
+async function prepare(opened: OpenedStorage): Promise<void> {
+  await opened.migrate();
+  await opened.migrateModule(AUTHZ_MIGRATION_TABLE, authzMigrations(opened.backend));
+}
+
+const TEST_DATABASE_URL = process.env.RAMPART_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+async function postgresUnavailable(): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'rampart-authz-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+runAuthzStoreConformance('sqlite', async () => {
+  const opened = await openSqliteStorage(join(dir, `a${n++}.db`));
+  await prepare(opened);
+  return { opened, cleanup: () => opened.close() };
+});
+
+const reason = await postgresUnavailable();
+if (reason !== undefined) {
+  if (process.env.RAMPART_TEST_REQUIRE_POSTGRES === '1') {
+    test('PostgreSQL is reachable', () => {
+      throw new Error(`PostgreSQL required but unreachable: ${reason}`);
+    });
+  } else {
+    test('authz store on PostgreSQL', { skip: `PostgreSQL suite skipped: ${reason}` }, () => {});
+  }
+} else {
+  runAuthzStoreConformance('postgres', async () => {
+    const schema = `rampart_test_${randomBytes(6).toString('hex')}`;
+    const opened = await openPostgresStorage(TEST_DATABASE_URL, { schema, poolSize: 12 });
+    await prepare(opened);
+    return {
+      opened,
+      cleanup: async () => {
+        try {
+          await opened.db.schema.dropSchema(schema).ifExists().cascade().execute();
+        } finally {
+          await opened.close();
+        }
+      },
+    };
+  });
+}
