@@ -65,8 +65,10 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
   const encoder = new TextEncoder();
 
   function event(actor: Actor, e: Omit<AuditEvent, 'actor' | 'source' | 'requestId'>): AuditEvent {
+    const approval = actor.authz?.approvalId;
     return {
       ...e,
+      ...(approval !== undefined ? { details: { ...e.details, approval } } : {}),
       actor: { type: actor.type, id: actor.id },
       ...(actor.source !== undefined ? { source: actor.source } : {}),
       ...(actor.requestId !== undefined ? { requestId: actor.requestId } : {}),
