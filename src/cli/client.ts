@@ -52,6 +52,7 @@ export function parseAdminUrl(raw: string): URL {
 export interface ApiClient {
   get<T>(path: string, query?: Record<string, string | undefined>): Promise<T>;
   post<T>(path: string, body: unknown): Promise<T>;
+  put<T>(path: string, body: unknown): Promise<T>;
   del<T>(path: string): Promise<T>;
 }
 
@@ -97,6 +98,7 @@ export function createApiClient(opts: ApiClientOptions): ApiClient {
   return {
     get: (path, query) => call('GET', path, undefined, query),
     post: (path, body) => call('POST', path, body),
+    put: (path, body) => call('PUT', path, body),
     del: (path) => call('DELETE', path),
   };
 }

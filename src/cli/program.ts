@@ -9,6 +9,7 @@ import type { Page } from '../storage/types.ts';
 import { CliError, createApiClient, DEFAULT_ADMIN_URL, sanitize } from './client.ts';
 import type { ApiClient, FetchLike } from './client.ts';
 import { fields, table } from './format.ts';
+import { isApproval, registerAuthzCommands } from './authz.ts';
 
 export interface CliIo {
   stdout: { write(s: string): unknown };
@@ -188,6 +189,7 @@ export function createProgram(io: CliIo): Command {
       if (o.uuid !== undefined) body.commandUuid = o.uuid;
       const r = await client(o).post<EnqueueResult>('/api/v1/commands', body);
       if (o.json) return json(r);
+      if (isApproval(r)) return out(`held for approval by a second administrator: rampart approvals approve ${sanitize(r.id)}\n`);
       out(`queued ${sanitize(r.requestType)} ${sanitize(r.commandUuid)} for ${r.queued} device(s)\n`);
     });
 
@@ -243,6 +245,7 @@ export function createProgram(io: CliIo): Command {
       out(entriesTable(r.items));
     });
 
+  registerAuthzCommands(program, { withApi, client, out, err: (s) => void io.stderr.write(s), json });
   return program;
 }
 
