@@ -2,7 +2,6 @@
 import { describe, it, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OpenedStorage } from '../storage/open.ts';
-import { AUTHZ_MIGRATION_TABLE, authzMigrations } from './migrations.ts';
 import { createAuthzStore, type AuthzStore, type NewApproval } from './store.ts';
 
 export type OpenForTest = () => Promise<{ opened: OpenedStorage; cleanup(): Promise<void> }>;
@@ -38,12 +37,6 @@ export function runAuthzStoreConformance(name: string, open: OpenForTest): void 
       store = createAuthzStore(env.opened.db, env.opened.backend);
     });
     afterEach(async () => env.cleanup());
-
-    it('migration gave administrators present at upgrade the owner role', async () => {
-      // Re-running the module migration is a no-op; a fresh store started with none.
-      await env.opened.migrateModule(AUTHZ_MIGRATION_TABLE, authzMigrations(env.opened.backend));
-      assert.deepEqual(await store.assignmentsOf('alice'), []);
-    });
 
     it('roles: create, conflict, update, delete refused while assigned', async () => {
       await store.createRole({ name: 'ops', description: 'd', permissions: ['devices.read'] }, T0);
