@@ -456,3 +456,26 @@ describe('identity interface', () => {
     assert.ok(st.audit.events.some((e) => e.action === 'role.sync'));
   });
 });
+
+describe('checked in the service layer, not only in routes', () => {
+  it('every authz service refuses an actor lacking the permission, and records it', async () => {
+    const st = await stack();
+    const viewer = await st.authz.adminActor((await st.adminWithToken('vv', ['viewer'])).adminId);
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ['admin.create', () => st.authz.admins.create(viewer, { username: 'x' })],
+      ['admin.disable', () => st.authz.admins.disable(viewer, st.adminId)],
+      ['admin.list', () => st.authz.admins.list(viewer)],
+      ['role.create', () => st.authz.roles.create(viewer, { name: 'r-x', description: '', permissions: ['devices.read'] })],
+      ['role.assign', () => st.authz.roles.assign(viewer, st.adminId, 'viewer')],
+      ['role.unassign', () => st.authz.roles.unassign(viewer, st.adminId, 'owner')],
+      ['token.create', () => st.authz.tokens.create(viewer, { name: 't', scopes: ['devices.read'] })],
+      ['token.list', () => st.authz.tokens.list(viewer, st.adminId)],
+      ['approval.approve', () => st.authz.gate.approve(viewer, '00000000-0000-4000-8000-000000000000')],
+      ['approval.deny', () => st.authz.gate.deny(viewer, '00000000-0000-4000-8000-000000000000')],
+    ];
+    for (const [action, fn] of calls) {
+      await assert.rejects(fn(), (e: Error & { code?: string }) => e.code === 'forbidden', action);
+      assert.ok(st.audit.events.some((e) => e.action === action && e.outcome === 'denied'), `${action} recorded`);
+    }
+  });
+});
