@@ -319,6 +319,16 @@ describe('four-eyes approvals', () => {
     assert.equal((await st.storage.queue.entriesForDevice('D1', { limit: 10 })).length, 0);
   });
 
+  it('a request made with a token revoked meanwhile does not run', async () => {
+    const { st, requester, officer } = await eraseSetup();
+    const a = await requestErase(st, requester.token);
+    const [t] = await st.storage.tokens.listForPrincipal(requester.adminId);
+    await st.storage.tokens.revoke(t!.id, st.clock.now.toISOString());
+    const res = await call(st, officer.token, 'POST', `/api/v1/approvals/${a.id}/approve`);
+    assert.deepEqual([(res.json() as ApprovalView).status, (res.json() as ApprovalView).reason], ['failed', 'requester']);
+    assert.equal((await st.storage.queue.entriesForDevice('D1', { limit: 10 })).length, 0);
+  });
+
   it('a call running under an approval must carry exactly the approved parameters', async () => {
     const { st, requester, officer } = await eraseSetup();
     const a = await requestErase(st, requester.token);

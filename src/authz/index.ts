@@ -66,6 +66,11 @@ export async function openAuthz(deps: AuthzDeps): Promise<Authz> {
     rates,
     now,
     async requesterActor(rec) {
+      if (rec.requester.type === 'token') {
+        // A request made with a token that has since been revoked or has expired does not run.
+        const t = (await storage.tokens.listForPrincipal(rec.requester.principalId)).find((x) => x.id === rec.requester.id);
+        if (!t || t.revokedAt !== null || (t.expiresAt !== null && Date.parse(t.expiresAt) <= now().getTime())) throw new Error('requesting token no longer valid');
+      }
       const grants = await late.roles!.grantsFor(rec.requester.principalId);
       const type = rec.requester.type === 'token' ? 'token' : 'admin';
       return actorFor({ type, id: rec.requester.id }, rec.requester.principalId, grants, rec.requester.permissions);

@@ -302,7 +302,8 @@ export function createAuthzStore(db: Kysely<NoTables>, backend: StorageBackend):
           .executeTakeFirstOrThrow();
         if (numOut(r.n) + units > limit) return false;
         await trx.insertInto('authz_rate_events').values({ principal, action, units, at: isoIn(now) }).execute();
-        // Old events are not needed once outside every window; keep the table small.
+        // Events older than the window no longer count; keep the table small.
+        await trx.deleteFrom('authz_rate_events').where('principal', '=', principal).where('action', '=', action).where('at', '<=', isoIn(windowStart)).execute();
         return true;
       });
     },
