@@ -174,6 +174,10 @@ describe('rampart admin create on a local data directory', () => {
           const { createAuthenticator } = await import('../admin/tokens.ts');
           const actor = await createAuthenticator({ tokens: opened.storage.tokens, admins: opened.storage.admins, now: () => new Date() }).authenticate({ bearer: token });
           assert.ok(actor.permissions.has('*'));
+          // Break-glass: the local command makes an owner, so the token keeps its power under roles.
+          const { createAuthzStore } = await import('../authz/store.ts');
+          const alice = await opened.storage.admins.getByUsername('alice');
+          assert.deepEqual((await createAuthzStore(opened.db, 'sqlite').assignmentsOf(alice!.id)).map((a) => a.role), ['owner']);
         } finally {
           await opened.close();
         }
