@@ -2,7 +2,7 @@
 // tamper-evident audit log (its own in-memory SQLite store), the real
 // services, command builder, authenticator and server. Used by the admin,
 // services and CLI tests.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import { AuditLog } from '../audit/log.ts';
 import { SqliteAuditStore } from '../audit/store-sqlite.ts';
@@ -20,6 +20,12 @@ import { createAuthenticator, createFirstAdmin, issueApiToken } from './tokens.t
 import { createAdminServer } from './server.ts';
 import type { AdminServerDeps, Authenticator, HealthReport } from './types.ts';
 import { buildCommand } from '../protocol/commands/build.ts';
+import { openIdentity } from '../identity/index.ts';
+import type { Identity } from '../identity/index.ts';
+import { parseIdentityConfig } from '../identity/config.ts';
+import type { IdentityConfig } from '../identity/config.ts';
+import type { ThrottlePolicy } from '../identity/throttle.ts';
+import { createKeyRing, createSecretBox } from '../keys/secret-box.ts';
 
 /** The real audit log; `events` lists what it acknowledged, in order, for assertions. */
 export interface CollectedAudit extends AuditRecorder {
@@ -57,6 +63,9 @@ export interface TestStack {
   devices: DeviceService;
   commands: CommandService;
   auth: Authenticator;
+  /** Sign-in, MFA and sessions; permissions come from `grants` (root holds "*"). */
+  identity: Identity;
+  grants: Map<string, Set<string>>;
   app: FastifyInstance;
   adminId: string;
   /** The bootstrap token ("*"). */
@@ -72,6 +81,8 @@ export async function createTestStack(opts: {
   limits?: AdminServerDeps['limits'];
   health?: () => Promise<HealthReport>;
   build?: CommandBuilder;
+  identity?: Partial<IdentityConfig>;
+  throttle?: ThrottlePolicy;
 } = {}): Promise<TestStack> {
   const opened = await openSqliteStorage(':memory:');
   await opened.migrate();
@@ -90,16 +101,36 @@ export async function createTestStack(opts: {
     newUuid: randomUUID,
     onEnqueued: (deviceIds, commandUuid) => enqueued.push({ deviceIds, commandUuid }),
   });
-  const auth = createAuthenticator({ tokens: storage.tokens, admins: storage.admins, now });
+  const tokenAuth = createAuthenticator({ tokens: storage.tokens, admins: storage.admins, now });
+  // A small real permission resolver for tests (the authz module provides the real one).
+  const grants = new Map<string, Set<string>>();
+  const identity = await openIdentity({
+    opened,
+    storage,
+    tokenAuthenticator: tokenAuth,
+    sealer: createSecretBox(createKeyRing([{ id: 'test', key: randomBytes(32) }], 'test')),
+    audit,
+    permissions: { permissionsFor: async (adminId) => grants.get(adminId) ?? new Set() },
+    config: {
+      ...parseIdentityConfig({ argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }, { adminOrigin: 'https://admin.rampart.test' }),
+      ...opts.identity,
+    },
+    now,
+    ...(opts.throttle ? { throttle: opts.throttle } : {}),
+  });
+  const auth = identity.authenticator;
   const app = await createAdminServer({
     devices,
     commands,
+    identity: identity.service,
+    sessions: identity.sessions,
     auth,
     audit,
     health: opts.health ?? (async () => ({ status: 'ok' })),
     ...(opts.limits ? { limits: opts.limits } : {}),
   });
   const first = await createFirstAdmin(storage, 'root', { now });
+  grants.set(first.admin.id, new Set(['*']));
   let n = 0;
   return {
     opened,
@@ -108,6 +139,8 @@ export async function createTestStack(opts: {
     devices,
     commands,
     auth,
+    identity,
+    grants,
     app,
     adminId: first.admin.id,
     rootToken: first.token,

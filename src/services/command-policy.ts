@@ -62,6 +62,8 @@ export const KNOWN_SCOPES: readonly string[] = [
   PERMISSIONS.commandsSend,
   ...COMMAND_CLASSES.map((c) => `${PERMISSIONS.commandsSend}.${c}`),
   PERMISSIONS.commandsCancel,
+  'admins.manage',
+  'sessions.manage',
 ];
 
 export function isKnownScope(scope: string): boolean {

@@ -12,6 +12,8 @@ export interface Actor {
   permissions: ReadonlySet<string>;
   source?: string;
   requestId?: string;
+  /** Set for signed-in administrators (src/identity): session handle and time of the last MFA (for step-up). */
+  session?: { handle: string; mfaAt: string };
 }
 
 /** Device as shown to administrators: no push secrets, no sealed tokens. */
