@@ -4,6 +4,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { IdentityConfigError, parseIdentityConfig } from '../identity/config.ts';
+import type { IdentityConfig } from '../identity/config.ts';
 
 export interface ListenAddress {
   host: string;
@@ -35,6 +37,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Development mode: generated CA and TLS certificate, loopback device listener. */
   dev: boolean;
+  /** Sign-in, sessions, WebAuthn, OIDC (src/identity/config.ts). */
+  identity: IdentityConfig;
 }
 
 export class ConfigError extends Error {
@@ -61,6 +65,7 @@ const ENV: Record<string, keyof FileConfig> = {
   RAMPART_PROXY_CLIENT_CERT_HEADER: 'proxyClientCertHeader',
   RAMPART_TRUSTED_PROXIES: 'trustedProxies',
   RAMPART_LOG_LEVEL: 'logLevel',
+  RAMPART_IDENTITY: 'identity',
 };
 
 type FileConfig = {
@@ -77,6 +82,8 @@ type FileConfig = {
   proxyClientCertHeader?: string;
   trustedProxies?: string | string[];
   logLevel?: string;
+  /** Object in the file; JSON text in RAMPART_IDENTITY. */
+  identity?: unknown;
 };
 
 const FILE_KEYS = new Set<string>(Object.values(ENV));
@@ -101,7 +108,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     const v = env[name];
     if (v !== undefined && v !== '') (merged as Record<string, unknown>)[key] = v;
   }
-  return validate(merged, { dev, cwd });
+  return validate(merged, { dev, cwd, env });
 }
 
 function readConfigFile(file: string): FileConfig {
@@ -121,7 +128,7 @@ function readConfigFile(file: string): FileConfig {
   return parsed as FileConfig;
 }
 
-function validate(c: FileConfig, ctx: { dev: boolean; cwd: string }): Config {
+function validate(c: FileConfig, ctx: { dev: boolean; cwd: string; env: NodeJS.ProcessEnv }): Config {
   const dataDir = path.resolve(ctx.cwd, str(c.dataDir, 'dataDir') ?? 'data');
   const databaseUrl = str(c.databaseUrl, 'databaseUrl');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -183,7 +190,16 @@ function validate(c: FileConfig, ctx: { dev: boolean; cwd: string }): Config {
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError(FILE_SETTING.logLevel!, 'must be one of fatal, error, warn, info, debug, trace, silent');
   }
+  let identity: IdentityConfig;
+  try {
+    let raw = c.identity;
+    if (typeof raw === 'string') raw = JSON.parse(raw) as unknown;
+    identity = parseIdentityConfig(raw, { adminOrigin: `http://localhost:${adminListen.port}` }, ctx.env);
+  } catch (e) {
+    throw new ConfigError(FILE_SETTING.identity!, e instanceof IdentityConfigError ? e.message : 'must be a JSON object');
+  }
   return {
+    identity,
     dataDir,
     databaseUrl,
     deviceListen,

@@ -346,6 +346,7 @@ export const createAccountRoute = defineRoute({
   },
 });
 
+const AdminIdParams = Type.Object({ id: AdminId }, closed);
 const accountState = (enabled: boolean) => defineRoute({
   id: enabled ? 'enableAccount' : 'disableAccount',
   method: 'POST',
@@ -354,13 +355,12 @@ const accountState = (enabled: boolean) => defineRoute({
   tags: ['accounts'],
   permission: 'admins.manage',
   audit: enabled ? 'account.enable' : 'account.disable',
-  schema: { params: Type.Object({ id: AdminId }, closed), response: { 200: Empty } },
+  schema: { params: AdminIdParams, response: { 200: Empty } },
   async handler(c: Ctx<{ params: typeof AdminIdParams; response: { 200: typeof Empty } }>): Promise<RouteReply> {
     await identity(c.services).setAccountEnabled(c.actor!, c.params.id, enabled);
     return { status: 200, body: {} };
   },
 });
-const AdminIdParams = Type.Object({ id: AdminId }, closed);
 export const disableAccountRoute = accountState(false);
 export const enableAccountRoute = accountState(true);
 
