@@ -9,6 +9,8 @@ import type { Page } from '../storage/types.ts';
 import { CliError, createApiClient, DEFAULT_ADMIN_URL, sanitize } from './client.ts';
 import type { ApiClient, FetchLike } from './client.ts';
 import { fields, table } from './format.ts';
+import { registerLoginCommands, savedSessionToken } from './login.ts';
+import type { Prompt } from './login.ts';
 
 export interface CliIo {
   stdout: { write(s: string): unknown };
@@ -19,6 +21,8 @@ export interface CliIo {
   serve?: (opts: { config?: string; dev: boolean }) => Promise<void>;
   /** Runs `admin create`; default opens the local storage from the configuration. */
   createAdmin?: (opts: { config?: string; username: string; dev: boolean }) => Promise<{ token: string; adminId: string }>;
+  /** Asks for input (`rampart login`); default reads the terminal, secrets without echo. */
+  prompt?: Prompt;
 }
 
 interface ApiOpts {
@@ -56,7 +60,9 @@ export function createProgram(io: CliIo): Command {
         throw new CliError('cannot read --token-file');
       }
     }
-    return createApiClient({ url: o.url ?? io.env.RAMPART_URL ?? DEFAULT_ADMIN_URL, token, ...(io.fetch ? { fetch: io.fetch } : {}) });
+    const url = o.url ?? io.env.RAMPART_URL ?? DEFAULT_ADMIN_URL;
+    token ??= savedSessionToken(io.env, url);
+    return createApiClient({ url, token, ...(io.fetch ? { fetch: io.fetch } : {}) });
   }
 
   const program = new Command('rampart')
@@ -81,6 +87,8 @@ export function createProgram(io: CliIo): Command {
       const mod = await import('../core/serve.ts');
       await mod.serve(opts);
     });
+
+  registerLoginCommands(program, io);
 
   const admin = program.command('admin').description('administrators of the local installation');
   admin
