@@ -30,6 +30,8 @@ const REQUIRED_PERMISSION: Record<string, string | null> = {
   'POST /api/v1/auth/enroll/password': null,
   'POST /api/v1/auth/enroll/totp': null,
   'POST /api/v1/auth/enroll/totp/confirm': null,
+  'GET /api/v1/auth/oidc/start': null,
+  'GET /api/v1/auth/oidc/callback': null,
   'GET /api/v1/auth/me': AUTHENTICATED,
   'POST /api/v1/auth/logout': AUTHENTICATED,
   'POST /api/v1/auth/stepup': AUTHENTICATED,
@@ -78,7 +80,7 @@ describe('admin server', () => {
   it('public routes are exactly the allowlist: health and the sign-in entry points', () => {
     const publicRoutes = ROUTES.filter((r) => r.permission === null).map(routeKey);
     assert.deepEqual(publicRoutes, [...PUBLIC_ROUTES]);
-    assert.deepEqual([...PUBLIC_ROUTES].filter((k) => !k.startsWith('POST /api/v1/auth/')), ['GET /api/v1/health']);
+    assert.deepEqual([...PUBLIC_ROUTES].filter((k) => !/^(POST|GET) \/api\/v1\/auth\//.test(k)), ['GET /api/v1/health']);
   });
 
   it('refuses a route table with an unlisted public route', () => {

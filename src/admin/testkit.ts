@@ -25,6 +25,7 @@ import type { Identity } from '../identity/index.ts';
 import { parseIdentityConfig } from '../identity/config.ts';
 import type { IdentityConfig } from '../identity/config.ts';
 import type { ThrottlePolicy } from '../identity/throttle.ts';
+import type { IdpRoleSync } from '../identity/types.ts';
 import { createKeyRing, createSecretBox } from '../keys/secret-box.ts';
 
 /** The real audit log; `events` lists what it acknowledged, in order, for assertions. */
@@ -83,6 +84,7 @@ export async function createTestStack(opts: {
   build?: CommandBuilder;
   identity?: Partial<IdentityConfig>;
   throttle?: ThrottlePolicy;
+  roleSync?: IdpRoleSync;
 } = {}): Promise<TestStack> {
   const opened = await openSqliteStorage(':memory:');
   await opened.migrate();
@@ -117,6 +119,7 @@ export async function createTestStack(opts: {
     },
     now,
     ...(opts.throttle ? { throttle: opts.throttle } : {}),
+    ...(opts.roleSync ? { roleSync: opts.roleSync, oidcAllowHttpForTests: true } : {}),
   });
   const auth = identity.authenticator;
   const app = await createAdminServer({

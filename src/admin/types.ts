@@ -83,7 +83,7 @@ export interface RouteReply {
   status: number;
   body: unknown;
   /** Extra response headers (Set-Cookie, Location). */
-  headers?: Record<string, string>;
+  headers?: Record<string, string | string[]>;
 }
 
 /** Pseudo-permission held by every authenticated caller. */

@@ -17,7 +17,9 @@ import type { SessionManager } from './sessions.ts';
 import { migrateIdentity, createIdentityStore } from './store.ts';
 import { createThrottle, DEFAULT_THROTTLE } from './throttle.ts';
 import type { ThrottlePolicy } from './throttle.ts';
-import type { IdentityStore, PermissionResolver } from './types.ts';
+import type { IdentityStore, IdpRoleSync, PermissionResolver } from './types.ts';
+import { createOidcLogin } from './oidc.ts';
+import { randomUUID } from 'node:crypto';
 import { createWebAuthn } from './webauthn.ts';
 
 export interface Identity {
@@ -39,6 +41,10 @@ export interface IdentityDeps {
   config: IdentityConfig;
   now: () => Date;
   throttle?: ThrottlePolicy;
+  /** IdP group → role synchronisation (authz module); required when OIDC is configured. */
+  roleSync?: IdpRoleSync;
+  /** Tests only: an http:// OIDC provider. */
+  oidcAllowHttpForTests?: boolean;
 }
 
 export function sessionAwareAuthenticator(tokens: Authenticator, sessions: SessionManager): Authenticator {
@@ -70,6 +76,19 @@ export async function openIdentity(deps: IdentityDeps): Promise<Identity> {
     now: deps.now,
     localPasswords: deps.config.localPasswords,
   });
+  if (deps.config.oidc) {
+    if (!deps.roleSync) throw new Error('OIDC sign-in needs the role synchronisation of the authorization module');
+    service.oidc = createOidcLogin({
+      config: deps.config.oidc,
+      store,
+      admins: deps.storage.admins,
+      identity: service,
+      roles: deps.roleSync,
+      now: deps.now,
+      newId: randomUUID,
+      ...(deps.oidcAllowHttpForTests ? { allowHttpForTests: true } : {}),
+    });
+  }
   return { store, service, sessions, hasher, authenticator: sessionAwareAuthenticator(deps.tokenAuthenticator, sessions) };
 }
 

@@ -22,6 +22,7 @@ import type { AuthenticationResponseJSON, PublicKeyCredentialCreationOptionsJSON
 import { matchTotpStep, newTotpSecret, totpBase32, totpUri } from './totp.ts';
 import { hashRecoveryCode, newRecoveryCodes } from './recovery.ts';
 import type { IdentityStore, LoginTicket, SessionKind, SessionRecord } from './types.ts';
+import type { OidcLogin } from './oidc.ts';
 
 export const USERNAME_FORMAT = /^[a-z][a-z0-9._-]{0,63}$/;
 export const TICKET_TTL_MS = 5 * 60_000;
@@ -550,5 +551,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     },
 
     record,
+    /** OIDC sign-in when configured (set by openIdentity). */
+    oidc: undefined as OidcLogin | undefined,
   };
 }

@@ -364,4 +364,38 @@ const accountState = (enabled: boolean) => defineRoute({
 export const disableAccountRoute = accountState(false);
 export const enableAccountRoute = accountState(true);
 
-export { Redirect };
+const OidcQuery = Type.Object({
+  code: Type.Optional(Type.String({ maxLength: 4096 })),
+  state: Type.Optional(Type.String({ maxLength: 512 })),
+  iss: Type.Optional(Type.String({ maxLength: 2048 })),
+  session_state: Type.Optional(Type.String({ maxLength: 1024 })),
+  error: Type.Optional(Type.String({ maxLength: 256 })),
+  error_description: Type.Optional(Type.String({ maxLength: 1024 })),
+}, closed);
+
+function oidcOf(services: AdminServices) {
+  const o = identity(services).oidc;
+  if (!o) throw new RampartError('not_found', 'not found', 'oidc not configured');
+  return o;
+}
+
+export const oidcStartRoute = defineRoute({
+  ...auth('oidcStart', 'GET', 'oidc/start', 'Single sign-on: redirect to the identity provider (authorization code + PKCE)'),
+  permission: null,
+  schema: { response: { 302: Redirect } },
+  async handler(c) {
+    const r = await oidcOf(c.services).start(rc(c));
+    return { status: 302, body: null, headers: { location: r.location, 'set-cookie': r.setCookie } };
+  },
+});
+
+export const oidcCallbackRoute = defineRoute({
+  ...auth('oidcCallback', 'GET', 'oidc/callback', 'Single sign-on: the identity provider\'s redirect back; starts the session'),
+  permission: null,
+  audit: 'auth.login',
+  schema: { querystring: OidcQuery, response: { 302: Redirect } },
+  async handler(c) {
+    const { setCookie, clearCookie } = await oidcOf(c.services).callback({ ...c.query }, rc(c));
+    return { status: 302, body: null, headers: { location: '/', 'set-cookie': [setCookie ?? '', clearCookie].filter((x) => x !== '') } };
+  },
+});

@@ -16,6 +16,8 @@ export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([
   'POST /api/v1/auth/enroll/password',
   'POST /api/v1/auth/enroll/totp',
   'POST /api/v1/auth/enroll/totp/confirm',
+  'GET /api/v1/auth/oidc/start',
+  'GET /api/v1/auth/oidc/callback',
 ]);
 
 const IDENTITY_ROUTES = [
@@ -25,6 +27,8 @@ const IDENTITY_ROUTES = [
   identity.enrollPasswordRoute,
   identity.enrollTotpRoute,
   identity.enrollTotpConfirmRoute,
+  identity.oidcStartRoute,
+  identity.oidcCallbackRoute,
   identity.meRoute,
   identity.logoutRoute,
   identity.stepUpRoute,
