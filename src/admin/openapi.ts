@@ -48,7 +48,7 @@ export function buildOpenApi(routes: readonly AnyRoute[]): Json {
     const responses: Record<string, Json> = {};
     for (const [code, schema] of Object.entries(r.schema.response)) {
       responses[code] = {
-        description: code.startsWith('2') ? 'Success' : 'Unavailable',
+        description: code.startsWith('2') ? 'Success' : code.startsWith('3') ? 'Redirect' : 'Unavailable',
         content: { 'application/json': { schema: plain(schema as TSchema) } },
       };
     }
@@ -62,7 +62,7 @@ export function buildOpenApi(routes: readonly AnyRoute[]): Json {
       tags: r.tags,
       parameters: [...parameters('path', r.schema.params), ...parameters('query', r.schema.querystring)],
       responses,
-      security: r.permission === null ? [] : [{ bearer: [] }],
+      security: r.permission === null ? [] : [{ bearer: [] }, { session: [] }],
       'x-rampart-permission': r.permission,
     };
     if (r.permission === AUTHENTICATED) op['x-rampart-permission'] = 'any valid token';
@@ -79,15 +79,19 @@ export function buildOpenApi(routes: readonly AnyRoute[]): Json {
       title: 'Rampart admin API',
       version: API_VERSION,
       description:
-        'Administration API of the Rampart MDM server. Every route except /api/v1/health needs a bearer token ' +
-        '(rmp_...). x-rampart-permission names the scope checked before the body is read; the service checks it ' +
+        'Administration API of the Rampart MDM server. Every route except /api/v1/health and the sign-in entry points ' +
+        '(/api/v1/auth/login, mfa, enroll, oidc) needs a bearer token (rmp_... API token or rms_... command-line session) ' +
+        'or a browser session cookie with its CSRF token (docs/identity.md). x-rampart-permission names the scope checked before the body is read; the service checks it ' +
         'again, and for commands the scope of the command class (commands.send.query|lock|manage|erase). "*" grants all; ' +
         'a scope grants the scopes below it.',
     },
     servers: [{ url: 'http://127.0.0.1:9443' }],
     paths,
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'rmp_<base64url> API token' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'rmp_<base64url> API token, or rms_<base64url> command-line session (rampart login)' },
+        session: { type: 'apiKey', in: 'cookie', name: '__Host-rampart_session', description: 'Browser session; state-changing requests also need the X-CSRF-Token header' },
+      },
       schemas: { Error: plain(ErrorBody) },
     },
   };
