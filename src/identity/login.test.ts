@@ -292,6 +292,12 @@ describe('sign-in over HTTP', () => {
     assert.equal((await post(s, '/api/v1/accounts', { username: 'penny', password: PW }, { headers: { authorization: `Bearer ${weak}` } })).statusCode, 403);
   });
 
+  it('a scoped API token is never accepted as a first password', async () => {
+    const scoped = await s.tokenFor(['devices.read']);
+    const r = await post(s, '/api/v1/auth/login', { username: 'root', password: scoped });
+    assert.equal(r.statusCode, 401);
+  });
+
   it('the bootstrap administrator signs in first with its one-time credential, must set a password and enrol MFA; the credential keeps working as a bearer token', async () => {
     const login = await post(s, '/api/v1/auth/login', { username: 'root', password: s.rootToken });
     assert.equal(login.statusCode, 200, login.body);

@@ -276,7 +276,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
   }
 
   return {
-    /** Step 1: username and password (or, for an account without a password, one of its own API tokens). */
+    /** Step 1: username and password (or, for an account without a password, its own full-access API token). */
     async login(input: { username: string; password: string; client: SessionKind }, ctx: RequestContext): Promise<LoginStep> {
       const username = input.username.toLowerCase();
       const admin = USERNAME_FORMAT.test(username) ? await deps.admins.getByUsername(username) : undefined;
@@ -287,7 +287,9 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       let bootstrap = false;
       if (!passwordOk && admin && (account === undefined || (account.passwordHash === null && account.oidcSubject === null)) && isTokenFormat(input.password)) {
         const tok = await deps.tokens.getBySecretHash(hashToken(input.password));
-        bootstrap = tok !== undefined && tok.principalId === admin.id && tok.revokedAt === null
+        // Only a full-access token of this very account (the printed bootstrap credential): a scoped
+        // automation token must not become an interactive session with all of the account's roles.
+        bootstrap = tok !== undefined && tok.principalId === admin.id && tok.revokedAt === null && tok.scopes.includes('*')
           && (tok.expiresAt === null || Date.parse(tok.expiresAt) > now().getTime());
       }
       if (!admin) return failed(username, undefined, ctx, { stage: 'password', reason: 'unknown_user' });
@@ -370,8 +372,8 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       const admin = await deps.admins.get(actor.id);
       out.username = admin?.username ?? null;
       const secret = sessionFromCookieHeader(ctx.cookie);
-      const rec = (await store.listSessions(actor.id, now().toISOString())).find((s) => s.handle === actor.session!.handle);
-      if (rec) {
+      const rec = await store.getSessionByHandle(actor.session.handle);
+      if (rec && rec.adminId === actor.id) {
         out.session = { handle: rec.handle, kind: rec.kind, mfaAt: rec.mfaAt, expiresAt: rec.absoluteExpiresAt };
         if (rec.kind === 'browser' && secret !== undefined && hashSecret(secret) === rec.idHash) out.session.csrfToken = csrfTokenFor(secret);
       }
@@ -497,7 +499,8 @@ export function createIdentityService(deps: IdentityServiceDeps) {
 
     /** Revokes a session: one's own, or anyone's with sessions.manage. */
     async revokeSession(actor: Actor, handle: string): Promise<void> {
-      const target = (await store.listSessions(undefined, now().toISOString())).find((s) => s.handle === handle);
+      const found = await store.getSessionByHandle(handle);
+      const target = found && found.revokedAt === null && Date.parse(found.absoluteExpiresAt) > now().getTime() ? found : undefined;
       const own = target !== undefined && actor.type === 'admin' && target.adminId === actor.id;
       if (!own && !hasPermission(actor, 'sessions.manage')) {
         await record({ action: 'auth.session.revoke', actor: actorRef(actor), outcome: 'denied', target: { type: 'session', id: handle }, details: { permission: 'sessions.manage' } }, actor);

@@ -90,6 +90,8 @@ export function runIdentityStoreConformance(name: string, open: OpenIdentityForT
       await s.setSessionMfa('handle-one-xxxxx', at(20));
       const one = await s.getSession(h(1));
       assert.deepEqual(one, { ...base, idHash: h(1), handle: 'handle-one-xxxxx', lastSeenAt: at(20), mfaAt: at(20), revokedAt: null });
+      assert.deepEqual(await s.getSessionByHandle('handle-one-xxxxx'), one);
+      assert.equal(await s.getSessionByHandle('nope'), undefined);
       assert.equal((await s.listSessions('a1', at(30))).length, 2);
       assert.equal((await s.listSessions(undefined, at(30))).length, 3);
       assert.equal((await s.listSessions(undefined, at(4000))).length, 0, 'past absolute expiry');

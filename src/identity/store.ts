@@ -324,6 +324,10 @@ export function createIdentityStore(opened: Pick<OpenedStorage, 'db'>): Identity
       const r = await db.selectFrom('identity_sessions').selectAll().where('id_hash', '=', idHash).executeTakeFirst();
       return r ? toSession(r) : undefined;
     },
+    async getSessionByHandle(handle) {
+      const r = await db.selectFrom('identity_sessions').selectAll().where('handle', '=', handle).executeTakeFirst();
+      return r ? toSession(r) : undefined;
+    },
     async touchSession(idHash, now) {
       await db.updateTable('identity_sessions').set({ last_seen_at: iso(now) }).where('id_hash', '=', idHash).execute();
     },

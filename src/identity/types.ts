@@ -123,6 +123,7 @@ export interface IdentityStore {
 
   createSession(s: Omit<SessionRecord, 'revokedAt'>): Promise<void>;
   getSession(idHash: string): Promise<SessionRecord | undefined>;
+  getSessionByHandle(handle: string): Promise<SessionRecord | undefined>;
   touchSession(idHash: string, now: string): Promise<void>;
   setSessionMfa(handle: string, now: string): Promise<void>;
   listSessions(adminId: string | undefined, now: string): Promise<SessionRecord[]>;

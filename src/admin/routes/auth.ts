@@ -146,6 +146,7 @@ export const mfaRoute = defineRoute({
 export const mfaWebAuthnOptionsRoute = defineRoute({
   ...auth('loginMfaWebAuthnOptions', 'POST', 'mfa/webauthn/options', 'Sign in, step 2 with a security key: the assertion options (one-time challenge)'),
   permission: null,
+  audit: 'auth.login',
   bodyLimit: smallBody,
   schema: { body: Type.Object({ ticket: Ticket }, closed), response: { 200: OptionsBody } },
   async handler(c) {
@@ -167,6 +168,7 @@ export const enrollPasswordRoute = defineRoute({
 export const enrollTotpRoute = defineRoute({
   ...auth('enrollTotp', 'POST', 'enroll/totp', 'First sign-in: a new TOTP secret to enrol (mandatory MFA)'),
   permission: null,
+  audit: 'auth.mfa.enroll',
   bodyLimit: smallBody,
   schema: { body: Type.Object({ ticket: Ticket }, closed), response: { 200: TotpSecretBody } },
   async handler(c) {
@@ -219,6 +221,7 @@ export const stepUpRoute = defineRoute({
 export const stepUpWebAuthnOptionsRoute = defineRoute({
   ...auth('stepUpWebAuthnOptions', 'POST', 'stepup/webauthn/options', 'Step-up with a security key: the assertion options'),
   permission: AUTHENTICATED,
+  audit: 'auth.stepup',
   schema: { response: { 200: OptionsBody } },
   async handler(c) {
     return { status: 200, body: { options: await identity(c.services).stepUpWebAuthnOptions(c.actor!) } };
@@ -228,6 +231,7 @@ export const stepUpWebAuthnOptionsRoute = defineRoute({
 export const webauthnRegisterOptionsRoute = defineRoute({
   ...auth('webauthnRegisterOptions', 'POST', 'webauthn/register/options', 'Add a security key or passkey: the creation options (step-up required)'),
   permission: AUTHENTICATED,
+  audit: 'auth.mfa.enroll',
   schema: { response: { 200: OptionsBody } },
   async handler(c) {
     return { status: 200, body: { options: await identity(c.services).webauthnRegisterOptions(c.actor!) } };
@@ -262,6 +266,7 @@ export const webauthnRemoveRoute = defineRoute({
 export const totpBeginRoute = defineRoute({
   ...auth('totpBegin', 'POST', 'totp', 'Enrol or replace TOTP: a new secret (step-up required; the old one stays until confirmed)'),
   permission: AUTHENTICATED,
+  audit: 'auth.mfa.enroll',
   schema: { response: { 200: TotpSecretBody } },
   async handler(c) {
     return { status: 200, body: await identity(c.services).totpBegin(c.actor!) };
@@ -365,12 +370,12 @@ export const disableAccountRoute = accountState(false);
 export const enableAccountRoute = accountState(true);
 
 const OidcQuery = Type.Object({
-  code: Type.Optional(Type.String({ maxLength: 4096 })),
-  state: Type.Optional(Type.String({ maxLength: 512 })),
-  iss: Type.Optional(Type.String({ maxLength: 2048 })),
-  session_state: Type.Optional(Type.String({ maxLength: 1024 })),
-  error: Type.Optional(Type.String({ maxLength: 256 })),
-  error_description: Type.Optional(Type.String({ maxLength: 1024 })),
+  code: Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,4096}$' })),
+  state: Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,512}$' })),
+  iss: Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,2048}$' })),
+  session_state: Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,1024}$' })),
+  error: Type.Optional(Type.String({ pattern: '^[\\x20-\\x7e]{1,256}$' })),
+  error_description: Type.Optional(Type.String({ pattern: '^[\\x20-\\x7e]{0,1024}$' })),
 }, closed);
 
 function oidcOf(services: AdminServices) {
