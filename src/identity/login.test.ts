@@ -194,6 +194,8 @@ describe('sign-in over HTTP', () => {
   it('step-up: sensitive actions need an MFA within 10 minutes; /auth/stepup renews it', async () => {
     await createAccount(s, 'kim', PW);
     const { secret, browser } = await enrollFirst(s, 'kim', PW);
+    advance(s, STEP);
+    const elsewhere = sessionFromSetCookie(await signIn(s, 'kim', PW, secret, { ip: '10.0.0.99' }));
     advance(s, 11 * 60_000);
     let r = await post(s, '/api/v1/auth/recovery-codes', undefined, { headers: asBrowser(browser) });
     assert.equal(r.statusCode, 403);
@@ -203,8 +205,12 @@ describe('sign-in over HTTP', () => {
     r = await post(s, '/api/v1/auth/recovery-codes', undefined, { headers: asBrowser(browser) });
     assert.equal(r.statusCode, 200, r.body);
     // And the password change path (also step-up protected) works now.
+    assert.equal((await get(s, '/api/v1/auth/me', { headers: { cookie: `${SESSION_COOKIE}=${elsewhere}` } })).statusCode, 200);
     r = await post(s, '/api/v1/auth/password', { current: PW, password: 'an even longer passphrase 2' }, { headers: asBrowser(browser) });
     assert.equal(r.statusCode, 200, r.body);
+    // The other session ends; this one stays.
+    assert.equal((await get(s, '/api/v1/auth/me', { headers: { cookie: `${SESSION_COOKIE}=${elsewhere}` } })).statusCode, 401);
+    assert.equal((await get(s, '/api/v1/auth/me', { headers: asBrowser(browser, false) })).statusCode, 200);
   });
 
   it('requireRecentMfa for services: fresh session passes, stale or token actors do not, system does', () => {

@@ -481,6 +481,11 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       checkPasswordPolicy(input.password, admin.username);
       await record({ action: 'auth.password.change', actor: actorRef(actor), outcome: 'success', target: adminTarget(admin.id) }, actor);
       await store.putAccount({ ...account, passwordHash: await deps.hasher.hash(input.password), passwordChangedAt: now().toISOString() }, now().toISOString());
+      // A new password ends every other session of the account.
+      const current = sessionActor(actor).handle;
+      for (const other of await store.listSessions(admin.id, now().toISOString())) {
+        if (other.handle !== current) await store.revokeSession(other.handle, now().toISOString());
+      }
     },
 
     /** Own sessions; all administrators' with sessions.manage and all=true. */

@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestStack } from '../admin/testkit.ts';
 import type { TestStack } from '../admin/testkit.ts';
-import { advance, asBrowser, createAccount, enrollFirst, post } from './testing.ts';
+import { advance, asBrowser, createAccount, enrollFirst, post, sessionFromSetCookie } from './testing.ts';
 import type { Browser } from './testing.ts';
 import { SoftAuthenticator } from './soft-authenticator.ts';
 
@@ -97,6 +97,26 @@ describe('WebAuthn security keys', () => {
     const bad = await register(s, bob.browser, other, 'https://evil.example');
     assert.equal(bad.statusCode, 400);
     assert.ok(s.audit.events.some((e) => e.action === 'auth.mfa.enroll' && e.outcome === 'failure'));
+  });
+
+  it('step-up with the key renews the session\'s MFA; removing the key needs step-up and keeps TOTP', async () => {
+    // A fresh sign-in with the key gives a browser session.
+    const { ticket } = await ticketFor(s, 'alice');
+    const signed = await post(s, '/api/v1/auth/mfa', { ticket, webauthn: key.get(await optionsFor(s, ticket)) });
+    assert.equal(signed.statusCode, 200, signed.body);
+    const browser = { ip: '10.0.0.1', cookie: sessionFromSetCookie(signed), csrf: (signed.json() as { csrfToken: string }).csrfToken };
+    advance(s, 11 * 60_000);
+    const id = Buffer.from(key.credential!.id).toString('base64url');
+    const del = () => s.app.inject({ method: 'DELETE', url: `/api/v1/auth/webauthn/${id}`, headers: asBrowser(browser) });
+    assert.equal((await del()).statusCode, 403, 'stale MFA');
+    const o = await post(s, '/api/v1/auth/stepup/webauthn/options', undefined, { headers: asBrowser(browser) });
+    assert.equal(o.statusCode, 200, o.body);
+    const up = await post(s, '/api/v1/auth/stepup', { webauthn: key.get((o.json() as { options: { challenge: string } }).options) }, { headers: asBrowser(browser) });
+    assert.equal(up.statusCode, 200, up.body);
+    assert.equal((await del()).statusCode, 200);
+    assert.ok(s.audit.events.some((e) => e.action === 'auth.mfa.remove' && e.details?.method === 'webauthn'));
+    const { methods } = await ticketFor(s, 'alice');
+    assert.deepEqual(methods, ['totp', 'recovery']);
   });
 
   it('registering needs a recent MFA (step-up)', async () => {
