@@ -14,7 +14,8 @@ describe('OpenAPI document', () => {
 
   it('is OpenAPI 3.1 with a bearer scheme', () => {
     assert.equal(doc.openapi, '3.1.0');
-    assert.deepEqual(doc.components.securitySchemes.bearer, { type: 'http', scheme: 'bearer', description: 'rmp_<base64url> API token' });
+    assert.deepEqual(doc.components.securitySchemes.bearer, { type: 'http', scheme: 'bearer', description: 'rmp_<base64url> API token, or rms_<base64url> command-line session (rampart login)' });
+    assert.deepEqual(doc.components.securitySchemes.session, { type: 'apiKey', in: 'cookie', name: '__Host-rampart_session', description: 'Browser session; state-changing requests also need the X-CSRF-Token header' });
   });
 
   it('has every route with its security requirement and permission', () => {
@@ -26,7 +27,8 @@ describe('OpenAPI document', () => {
       if (r.permission === null) {
         assert.deepEqual(op.security, []);
       } else {
-        assert.deepEqual(op.security, [{ bearer: r.permission === AUTHENTICATED ? [] : [r.permission] }]);
+        const req = r.permission === AUTHENTICATED ? [] : [r.permission];
+        assert.deepEqual(op.security, [{ bearer: req }, { session: req }]);
         assert.ok(op.responses['401'] && op.responses['403']);
         assert.ok(typeof op['x-rampart-permission'] === 'string');
       }

@@ -48,6 +48,11 @@ const FOUR_EYES_RESPONSES: Record<string, string> = {
   '429': 'Rate limit of this action for this administrator reached (applies even when approved)',
 };
 
+/** Scopes of a security requirement: the route's permission, none for "any signed-in caller". */
+function requirement(permission: string): string[] {
+  return permission === AUTHENTICATED ? [] : [permission];
+}
+
 export function buildOpenApi(routes: readonly AnyRoute[]): Json {
   const paths: Record<string, Record<string, Json>> = {};
   for (const r of routes) {
@@ -55,7 +60,7 @@ export function buildOpenApi(routes: readonly AnyRoute[]): Json {
     const responses: Record<string, Json> = {};
     for (const [code, schema] of Object.entries(r.schema.response)) {
       responses[code] = {
-        description: code.startsWith('2') ? 'Success' : 'Unavailable',
+        description: code.startsWith('2') ? 'Success' : code.startsWith('3') ? 'Redirect' : 'Unavailable',
         content: { 'application/json': { schema: plain(schema as TSchema) } },
       };
     }
@@ -79,11 +84,12 @@ export function buildOpenApi(routes: readonly AnyRoute[]): Json {
       tags: r.tags,
       parameters: [...parameters('path', r.schema.params), ...parameters('query', r.schema.querystring)],
       responses,
-      // OpenAPI 3.1 lets a non-OAuth requirement list role names: here, the permission the route needs.
-      security: r.permission === null ? [] : [{ bearer: r.permission === AUTHENTICATED ? [] : [r.permission] }],
+      // OpenAPI 3.1 lets a non-OAuth requirement list role names: here, the permission the route needs,
+      // with a bearer token (API token or CLI session) or a browser session cookie.
+      security: r.permission === null ? [] : [{ bearer: requirement(r.permission) }, { session: requirement(r.permission) }],
       'x-rampart-permission': r.permission,
     };
-    if (r.permission === AUTHENTICATED) op['x-rampart-permission'] = 'any valid token';
+    if (r.permission === AUTHENTICATED) op['x-rampart-permission'] = 'any signed-in caller';
     if (r.servicePermissions) op['x-rampart-service-permissions'] = r.servicePermissions;
     if (r.audit) op['x-rampart-audit'] = r.audit;
     if (r.approval) op['x-rampart-approval'] = r.approval;
@@ -98,8 +104,9 @@ export function buildOpenApi(routes: readonly AnyRoute[]): Json {
       title: 'Rampart admin API',
       version: API_VERSION,
       description:
-        'Administration API of the Rampart MDM server. Every route except /api/v1/health needs a bearer token ' +
-        '(rmp_...). x-rampart-permission names the scope checked before the body is read; the service checks it ' +
+        'Administration API of the Rampart MDM server. Every route except /api/v1/health and the sign-in entry points ' +
+        '(/api/v1/auth/login, mfa, enroll, oidc) needs a bearer token (rmp_... API token or rms_... command-line session) ' +
+        'or a browser session cookie with its CSRF token (docs/identity.md). x-rampart-permission names the scope checked before the body is read; the service checks it ' +
         'again, and for commands the scope of the command class (commands.send.query|lock|manage|erase). "*" grants all; ' +
         'a scope grants the scopes below it. The same permission is listed in each operation\'s security requirement. ' +
         'A token acts with its scopes intersected with its owner\'s current role permissions. Routes with ' +
@@ -108,7 +115,10 @@ export function buildOpenApi(routes: readonly AnyRoute[]): Json {
     servers: [{ url: 'http://127.0.0.1:9443' }],
     paths,
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'rmp_<base64url> API token' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'rmp_<base64url> API token, or rms_<base64url> command-line session (rampart login)' },
+        session: { type: 'apiKey', in: 'cookie', name: '__Host-rampart_session', description: 'Browser session; state-changing requests also need the X-CSRF-Token header' },
+      },
       schemas: { Error: plain(ErrorBody), Approval: plain(ApprovalView) },
     },
   };

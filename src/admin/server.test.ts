@@ -42,6 +42,31 @@ const REQUIRED_PERMISSION: Record<string, string | null> = {
   'GET /api/v1/approvals/:id': AUTHENTICATED,
   'POST /api/v1/approvals/:id/approve': 'approvals.decide',
   'POST /api/v1/approvals/:id/deny': 'approvals.decide',
+  // Sign-in (src/identity): entry points public, the rest for any signed-in caller; the service checks more.
+  'POST /api/v1/auth/login': null,
+  'POST /api/v1/auth/mfa': null,
+  'POST /api/v1/auth/mfa/webauthn/options': null,
+  'POST /api/v1/auth/enroll/password': null,
+  'POST /api/v1/auth/enroll/totp': null,
+  'POST /api/v1/auth/enroll/totp/confirm': null,
+  'GET /api/v1/auth/oidc/start': null,
+  'GET /api/v1/auth/oidc/callback': null,
+  'GET /api/v1/auth/me': AUTHENTICATED,
+  'POST /api/v1/auth/logout': AUTHENTICATED,
+  'POST /api/v1/auth/stepup': AUTHENTICATED,
+  'POST /api/v1/auth/stepup/webauthn/options': AUTHENTICATED,
+  'POST /api/v1/auth/webauthn/register/options': AUTHENTICATED,
+  'POST /api/v1/auth/webauthn/register': AUTHENTICATED,
+  'DELETE /api/v1/auth/webauthn/:id': AUTHENTICATED,
+  'POST /api/v1/auth/totp': AUTHENTICATED,
+  'POST /api/v1/auth/totp/confirm': AUTHENTICATED,
+  'POST /api/v1/auth/recovery-codes': AUTHENTICATED,
+  'POST /api/v1/auth/password': AUTHENTICATED,
+  'GET /api/v1/auth/sessions': AUTHENTICATED,
+  'DELETE /api/v1/auth/sessions/:handle': AUTHENTICATED,
+  'POST /api/v1/accounts': 'admins.manage',
+  'POST /api/v1/accounts/:id/disable': 'admins.manage',
+  'POST /api/v1/accounts/:id/enable': 'admins.manage',
 };
 
 /** A concrete URL for a route pattern. */
@@ -71,10 +96,10 @@ describe('admin server', () => {
     );
   });
 
-  it('public routes are exactly the allowlist, and only /api/v1/health', () => {
+  it('public routes are exactly the allowlist: health and the sign-in entry points', () => {
     const publicRoutes = ROUTES.filter((r) => r.permission === null).map(routeKey);
     assert.deepEqual(publicRoutes, [...PUBLIC_ROUTES]);
-    assert.deepEqual([...PUBLIC_ROUTES], ['GET /api/v1/health']);
+    assert.deepEqual([...PUBLIC_ROUTES].filter((k) => !/^(POST|GET) \/api\/v1\/auth\//.test(k)), ['GET /api/v1/health']);
   });
 
   it('refuses a route table with an unlisted public route', () => {

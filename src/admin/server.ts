@@ -91,6 +91,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
     installProfileBodyBytes: deps.limits?.installProfileBodyBytes ?? DEFAULT_BODY_BYTES,
   };
   const services: AdminServices = { devices: deps.devices, commands: deps.commands, health: deps.health, authz: deps.authz };
+  if (deps.identity) services.identity = deps.identity;
   const { audit, auth } = deps;
 
   const app = Fastify({
@@ -127,8 +128,22 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
 
   async function authenticate(request: FastifyRequest): Promise<Actor> {
     const bearer = bearerOf(request);
-    if (bearer === undefined) throw unauthorized('unauthorized', 'no bearer token');
-    const actor = await auth.authenticate({ bearer, source: request.ip, requestId: request.id });
+    let actor: Actor;
+    if (bearer !== undefined) {
+      actor = await auth.authenticate({ bearer, source: request.ip, requestId: request.id });
+    } else if (deps.sessions && typeof request.headers.cookie === 'string') {
+      // Browser session cookie; state-changing methods also need the session's CSRF token.
+      const csrf = request.headers['x-csrf-token'];
+      actor = await deps.sessions.authenticateCookie({
+        cookie: request.headers.cookie,
+        method: request.method,
+        csrf: typeof csrf === 'string' ? csrf : undefined,
+        source: request.ip,
+        requestId: request.id,
+      });
+    } else {
+      throw unauthorized('unauthorized', 'no bearer token');
+    }
     request.rampartActor = actor;
     return actor;
   }
@@ -243,7 +258,9 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
           body: request.body as never,
           services,
           routes: ROUTES,
+          request: { source: request.ip, requestId: request.id, cookie: typeof request.headers.cookie === 'string' ? request.headers.cookie : undefined },
         });
+        if (out.headers) reply.headers(out.headers);
         reply.code(out.status);
         return out.body;
       },

@@ -2,7 +2,7 @@
 // tamper-evident audit log (its own in-memory SQLite store), the real
 // services, command builder, authenticator and server. Used by the admin,
 // services and CLI tests.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import { AuditLog } from '../audit/log.ts';
 import { SqliteAuditStore } from '../audit/store-sqlite.ts';
@@ -24,6 +24,13 @@ import { openAuthz, type Authz } from '../authz/index.ts';
 import { parseAuthzConfig } from '../authz/config.ts';
 import { registerCommandExecutors } from '../authz/executors.ts';
 import type { GroupMembership } from '../authz/types.ts';
+import { openIdentity } from '../identity/index.ts';
+import type { Identity } from '../identity/index.ts';
+import { parseIdentityConfig } from '../identity/config.ts';
+import type { IdentityConfig } from '../identity/config.ts';
+import type { ThrottlePolicy } from '../identity/throttle.ts';
+import type { IdpRoleSync } from '../identity/types.ts';
+import { createKeyRing, createSecretBox } from '../keys/secret-box.ts';
 
 /** The real audit log; `events` lists what it acknowledged, in order, for assertions. */
 export interface CollectedAudit extends AuditRecorder {
@@ -61,6 +68,8 @@ export interface TestStack {
   devices: DeviceService;
   commands: CommandService;
   auth: Authenticator;
+  /** Sign-in, MFA and sessions; permissions come from the authz module (root is an owner). */
+  identity: Identity;
   app: FastifyInstance;
   authz: Authz;
   adminId: string;
@@ -82,6 +91,9 @@ export async function createTestStack(opts: {
   /** The "authz" setting (four-eyes policy, rate limits, token lifetime). */
   authz?: unknown;
   groups?: GroupMembership;
+  identity?: Partial<IdentityConfig>;
+  throttle?: ThrottlePolicy;
+  roleSync?: IdpRoleSync;
 } = {}): Promise<TestStack> {
   const opened = await openSqliteStorage(':memory:');
   await opened.migrate();
@@ -104,10 +116,29 @@ export async function createTestStack(opts: {
     gate: authz.gate,
   });
   registerCommandExecutors(authz.gate, commands);
-  const auth = createAuthenticator({ tokens: storage.tokens, admins: storage.admins, now, toActor: authz.tokenActor });
+  const tokenAuth = createAuthenticator({ tokens: storage.tokens, admins: storage.admins, now, toActor: authz.tokenActor });
+  const identity = await openIdentity({
+    opened,
+    storage,
+    tokenAuthenticator: tokenAuth,
+    sealer: createSecretBox(createKeyRing([{ id: 'test', key: randomBytes(32) }], 'test')),
+    audit,
+    permissions: { permissionsFor: (adminId) => authz.resolver.permissionsFor(adminId), adminActor: (adminId, base) => authz.adminActor(adminId, base) },
+    config: {
+      ...parseIdentityConfig({ argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }, { adminOrigin: 'https://admin.rampart.test' }),
+      ...opts.identity,
+    },
+    now,
+    ...(opts.throttle ? { throttle: opts.throttle } : {}),
+    roleSync: opts.roleSync ?? authz.idpSync,
+    ...(opts.roleSync ? { oidcAllowHttpForTests: true } : {}),
+  });
+  const auth = identity.authenticator;
   const app = await createAdminServer({
     devices,
     commands,
+    identity: identity.service,
+    sessions: identity.sessions,
     auth,
     audit,
     authz: { admins: authz.admins, roles: authz.roles, tokens: authz.tokens, approvals: authz.gate },
@@ -124,6 +155,7 @@ export async function createTestStack(opts: {
     devices,
     commands,
     auth,
+    identity,
     app,
     authz,
     adminId: first.admin.id,

@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { Actor, CommandService, DeviceService } from '../services/types.ts';
 import type { AuthzServices } from '../authz/services.ts';
+import type { IdentityService } from '../identity/service.ts';
+import type { CookieRequest } from '../identity/sessions.ts';
 
 export interface Credentials {
   /** The bearer token as presented (already stripped of "Bearer "). */
@@ -32,10 +34,14 @@ export interface AdminServices {
   health: () => Promise<HealthReport>;
   /** Administrators, roles, API tokens and approvals (src/authz). */
   authz: AuthzServices;
+  /** Sign-in, MFA, sessions and local accounts (src/identity); the /api/v1/auth routes answer 503 without it. */
+  identity?: IdentityService;
 }
 
 export interface AdminServerDeps extends AdminServices {
   auth: Authenticator;
+  /** Browser sessions: used when a request has no bearer token (src/identity/sessions.ts). */
+  sessions?: { authenticateCookie(req: CookieRequest): Promise<Actor> };
   audit: AuditRecorder;
   logger?: Logger;
   limits?: {
@@ -71,12 +77,16 @@ export interface RouteContext<S extends RouteSchema> {
   services: AdminServices;
   /** The full route list (for the OpenAPI route). */
   routes: readonly AnyRoute[];
+  /** Where the request came from, and its Cookie header (sign-in routes). */
+  request: { source: string; requestId: string; cookie: string | undefined };
 }
 
 export interface RouteReply {
   /** One of the route's response codes. */
   status: number;
   body: unknown;
+  /** Extra response headers (Set-Cookie, Location). */
+  headers?: Record<string, string | string[]>;
 }
 
 /** Pseudo-permission held by every authenticated caller. */

@@ -10,6 +10,8 @@ import { CliError, createApiClient, DEFAULT_ADMIN_URL, sanitize } from './client
 import type { ApiClient, FetchLike } from './client.ts';
 import { fields, table } from './format.ts';
 import { isApproval, registerAuthzCommands } from './authz.ts';
+import { registerLoginCommands, savedSessionToken } from './login.ts';
+import type { Prompt } from './login.ts';
 
 export interface CliIo {
   stdout: { write(s: string): unknown };
@@ -20,6 +22,8 @@ export interface CliIo {
   serve?: (opts: { config?: string; dev: boolean }) => Promise<void>;
   /** Runs `admin create`; default opens the local storage from the configuration. */
   createAdmin?: (opts: { config?: string; username: string; dev: boolean }) => Promise<{ token: string; adminId: string }>;
+  /** Asks for input (`rampart login`); default reads the terminal, secrets without echo. */
+  prompt?: Prompt;
 }
 
 interface ApiOpts {
@@ -57,7 +61,9 @@ export function createProgram(io: CliIo): Command {
         throw new CliError('cannot read --token-file');
       }
     }
-    return createApiClient({ url: o.url ?? io.env.RAMPART_URL ?? DEFAULT_ADMIN_URL, token, ...(io.fetch ? { fetch: io.fetch } : {}) });
+    const url = o.url ?? io.env.RAMPART_URL ?? DEFAULT_ADMIN_URL;
+    token ??= savedSessionToken(io.env, url);
+    return createApiClient({ url, token, ...(io.fetch ? { fetch: io.fetch } : {}) });
   }
 
   const program = new Command('rampart')
@@ -82,6 +88,8 @@ export function createProgram(io: CliIo): Command {
       const mod = await import('../core/serve.ts');
       await mod.serve(opts);
     });
+
+  registerLoginCommands(program, io);
 
   const admin = program.command('admin').description('administrators of the local installation');
   admin

@@ -5,6 +5,8 @@ import { readFileSync, existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { AuthzConfigError, parseAuthzConfig, type AuthzConfig } from '../authz/config.ts';
+import { IdentityConfigError, parseIdentityConfig } from '../identity/config.ts';
+import type { IdentityConfig } from '../identity/config.ts';
 
 export interface ListenAddress {
   host: string;
@@ -38,6 +40,8 @@ export interface Config {
   dev: boolean;
   /** Four-eyes policy, rate limits on destructive actions, API-token lifetime (src/authz/config.ts). */
   authz: AuthzConfig;
+  /** Sign-in, sessions, WebAuthn, OIDC (src/identity/config.ts). */
+  identity: IdentityConfig;
 }
 
 export class ConfigError extends Error {
@@ -65,6 +69,7 @@ const ENV: Record<string, keyof FileConfig> = {
   RAMPART_TRUSTED_PROXIES: 'trustedProxies',
   RAMPART_LOG_LEVEL: 'logLevel',
   RAMPART_AUTHZ: 'authz',
+  RAMPART_IDENTITY: 'identity',
 };
 
 type FileConfig = {
@@ -82,6 +87,8 @@ type FileConfig = {
   trustedProxies?: string | string[];
   logLevel?: string;
   authz?: unknown;
+  /** Object in the file; JSON text in RAMPART_IDENTITY. */
+  identity?: unknown;
 };
 
 const FILE_KEYS = new Set<string>(Object.values(ENV));
@@ -106,7 +113,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     const v = env[name];
     if (v !== undefined && v !== '') (merged as Record<string, unknown>)[key] = v;
   }
-  return validate(merged, { dev, cwd });
+  return validate(merged, { dev, cwd, env });
 }
 
 function readConfigFile(file: string): FileConfig {
@@ -126,7 +133,7 @@ function readConfigFile(file: string): FileConfig {
   return parsed as FileConfig;
 }
 
-function validate(c: FileConfig, ctx: { dev: boolean; cwd: string }): Config {
+function validate(c: FileConfig, ctx: { dev: boolean; cwd: string; env: NodeJS.ProcessEnv }): Config {
   const dataDir = path.resolve(ctx.cwd, str(c.dataDir, 'dataDir') ?? 'data');
   const databaseUrl = str(c.databaseUrl, 'databaseUrl');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -195,8 +202,17 @@ function validate(c: FileConfig, ctx: { dev: boolean; cwd: string }): Config {
     if (e instanceof AuthzConfigError) throw new ConfigError(`${FILE_SETTING.authz!} (${e.setting})`, e.message);
     throw e;
   }
+  let identity: IdentityConfig;
+  try {
+    let raw = c.identity;
+    if (typeof raw === 'string') raw = JSON.parse(raw) as unknown;
+    identity = parseIdentityConfig(raw, { adminOrigin: `http://localhost:${adminListen.port}` }, ctx.env);
+  } catch (e) {
+    throw new ConfigError(FILE_SETTING.identity!, e instanceof IdentityConfigError ? e.message : 'must be a JSON object');
+  }
   return {
     authz,
+    identity,
     dataDir,
     databaseUrl,
     deviceListen,

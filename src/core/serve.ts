@@ -24,6 +24,7 @@ import type { InitMessage } from '../ipc/messages.ts';
 import { toPem } from '../pki/pem.ts';
 import { openAuthz } from '../authz/index.ts';
 import { registerCommandExecutors } from '../authz/executors.ts';
+import { openIdentity } from '../identity/index.ts';
 
 export interface RunningServer {
   config: Config;
@@ -82,19 +83,42 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   registerCommandExecutors(authz.gate, commands);
   await authz.gate.resume();
 
-  // First start: one administrator, whose full-access token is shown once.
+  // Sign-in, MFA and sessions (src/identity).
+  const BOOTSTRAP_KEY = 'identity.bootstrap_admin';
+  const identity = await openIdentity({
+    opened,
+    storage,
+    tokenAuthenticator: createAuthenticator({ tokens: storage.tokens, admins: storage.admins, now, toActor: authz.tokenActor }),
+    sealer: keys.sealer,
+    audit: audit.recorder,
+    // Roles (src/authz): the whole actor, including device-group limits.
+    permissions: { permissionsFor: (adminId) => authz.resolver.permissionsFor(adminId), adminActor: (adminId, base) => authz.adminActor(adminId, base) },
+    roleSync: authz.idpSync,
+    config: config.identity,
+    now,
+  });
+  const purge = setInterval(() => void identity.store.purgeExpired(now().toISOString()).catch(() => {}), 10 * 60_000);
+  purge.unref();
+
+  // First start: one administrator, whose full-access token is shown once. It
+  // keeps working for the command line; in a browser it is the first
+  // password, after which a real password and a second factor are mandatory.
   let firstAdminToken: string | undefined;
   if ((await storage.admins.count()) === 0) {
     const first = await createFirstAdmin(storage, 'admin', { now });
     firstAdminToken = first.token;
     await authz.roles.bootstrapOwner(first.admin.id);
     await audit.recorder.record({ action: 'admin.create', actor: { type: 'system', id: 'rampart' }, outcome: 'success', target: { type: 'admin', id: first.admin.id }, details: { bootstrap: true } });
+    await storage.settings.set(BOOTSTRAP_KEY, first.admin.id, now().toISOString());
+    await identity.store.putAccount({ adminId: first.admin.id, passwordHash: null, passwordChangedAt: null, breakGlass: true, oidcIssuer: null, oidcSubject: null }, now().toISOString());
   }
 
   const admin: FastifyInstance = await createAdminServer({
     devices,
     commands,
-    auth: createAuthenticator({ tokens: storage.tokens, admins: storage.admins, now, toActor: authz.tokenActor }),
+    identity: identity.service,
+    sessions: identity.sessions,
+    auth: identity.authenticator,
     audit: audit.recorder,
     authz: { admins: authz.admins, roles: authz.roles, tokens: authz.tokens, approvals: authz.gate },
     logger: log,
@@ -177,6 +201,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   try {
     devicePort = await ready;
   } catch (e) {
+    clearInterval(purge);
     await gateway.stop();
     await admin.close();
     await audit.close();
@@ -200,6 +225,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     async stop() {
       if (stopped) return;
       stopped = true;
+      clearInterval(purge);
       await gateway.stop();
       await admin.close();
       await audit.close();
@@ -222,6 +248,7 @@ export async function serve(opts: { config?: string | undefined; dev: boolean })
   if (server.firstAdminToken) {
     out.write(`\n  First administrator: admin\n  One-time credential (shown once, store it now):\n    ${server.firstAdminToken}\n`);
     out.write(`  Try: RAMPART_TOKEN=<credential> npm run rampart -- devices list --url ${server.adminUrl}\n`);
+    out.write('  First sign-in (browser or `rampart login`): user admin, the credential as password; you then set a password and enrol MFA.\n');
   }
   out.write('\n');
   const shutdown = (): void => {

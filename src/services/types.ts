@@ -15,6 +15,8 @@ export interface Actor {
   requestId?: string;
   /** Roles behind the permissions (set by src/authz): principal, device-group limits, approval being run. */
   authz?: AuthzContext;
+  /** Set for signed-in administrators (src/identity): session handle and time of the last MFA (for step-up). */
+  session?: { handle: string; mfaAt: string };
 }
 
 /** Device as shown to administrators: no push secrets, no sealed tokens. */

@@ -5,9 +5,48 @@ import { getDeviceRoute, listDeviceCommandsRoute, listDevicesRoute } from './dev
 import { cancelCommandRoute, commandResultRoute, commandStatusRoute, enqueueCommandRoute } from './commands.ts';
 import { openApiRoute } from './openapi.ts';
 import { AUTHZ_ROUTES } from './authz.ts';
+import * as identity from './auth.ts';
 
 /** "METHOD url" of the only routes reachable without a token. */
-export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['GET /api/v1/health']);
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([
+  'GET /api/v1/health',
+  // Sign-in entry points (src/identity): each needs a password or a login ticket, and is throttled.
+  'POST /api/v1/auth/login',
+  'POST /api/v1/auth/mfa',
+  'POST /api/v1/auth/mfa/webauthn/options',
+  'POST /api/v1/auth/enroll/password',
+  'POST /api/v1/auth/enroll/totp',
+  'POST /api/v1/auth/enroll/totp/confirm',
+  'GET /api/v1/auth/oidc/start',
+  'GET /api/v1/auth/oidc/callback',
+]);
+
+const IDENTITY_ROUTES = [
+  identity.loginRoute,
+  identity.mfaRoute,
+  identity.mfaWebAuthnOptionsRoute,
+  identity.enrollPasswordRoute,
+  identity.enrollTotpRoute,
+  identity.enrollTotpConfirmRoute,
+  identity.oidcStartRoute,
+  identity.oidcCallbackRoute,
+  identity.meRoute,
+  identity.logoutRoute,
+  identity.stepUpRoute,
+  identity.stepUpWebAuthnOptionsRoute,
+  identity.webauthnRegisterOptionsRoute,
+  identity.webauthnRegisterRoute,
+  identity.webauthnRemoveRoute,
+  identity.totpBeginRoute,
+  identity.totpConfirmRoute,
+  identity.recoveryCodesRoute,
+  identity.changePasswordRoute,
+  identity.listSessionsRoute,
+  identity.revokeSessionRoute,
+  identity.createAccountRoute,
+  identity.disableAccountRoute,
+  identity.enableAccountRoute,
+];
 
 export const routeKey = (r: Pick<AnyRoute, 'method' | 'url'>): string => `${r.method} ${r.url}`;
 
@@ -22,4 +61,5 @@ export const ROUTES: readonly AnyRoute[] = [
   cancelCommandRoute,
   openApiRoute,
   ...AUTHZ_ROUTES,
+  ...IDENTITY_ROUTES,
 ] as AnyRoute[];
