@@ -62,6 +62,7 @@ export const KNOWN_SCOPES: readonly string[] = [
   PERMISSIONS.commandsSend,
   ...COMMAND_CLASSES.map((c) => `${PERMISSIONS.commandsSend}.${c}`),
   PERMISSIONS.commandsCancel,
+  'push.manage',
 ];
 
 export function isKnownScope(scope: string): boolean {
