@@ -23,6 +23,8 @@ const REQUIRED_PERMISSION: Record<string, string | null> = {
   'GET /api/v1/commands/:uuid/devices/:deviceId': 'commands.read',
   'DELETE /api/v1/commands/:uuid/devices/:deviceId': 'commands.cancel',
   'GET /api/v1/openapi.json': AUTHENTICATED,
+  'POST /api/v1/push/certificate': 'push.manage',
+  'GET /api/v1/push/certificate': 'push.manage',
 };
 
 /** A concrete URL for a route pattern. */

@@ -5,6 +5,7 @@ import type { Static, TSchema } from 'typebox';
 import type { Logger } from 'pino';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { Actor, CommandService, DeviceService } from '../services/types.ts';
+import type { PushCertService } from '../push/cert-service.ts';
 
 export interface Credentials {
   /** The bearer token as presented (already stripped of "Bearer "). */
@@ -29,6 +30,8 @@ export interface AdminServices {
   devices: DeviceService;
   commands: CommandService;
   health: () => Promise<HealthReport>;
+  /** Push certificate management (absent: the push routes answer 404). */
+  push?: PushCertService;
 }
 
 export interface AdminServerDeps extends AdminServices {

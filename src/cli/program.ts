@@ -9,6 +9,7 @@ import type { Page } from '../storage/types.ts';
 import { CliError, createApiClient, DEFAULT_ADMIN_URL, sanitize } from './client.ts';
 import type { ApiClient, FetchLike } from './client.ts';
 import { fields, table } from './format.ts';
+import { registerPushCommands } from './push.ts';
 
 export interface CliIo {
   stdout: { write(s: string): unknown };
@@ -174,7 +175,8 @@ export function createProgram(io: CliIo): Command {
     .requiredOption('--device <id...>', 'target device id(s)')
     .option('--payload <json>', 'command keys other than RequestType, as a JSON object')
     .option('--uuid <uuid>', 'CommandUUID (idempotency key); generated when absent')
-    .action(async (requestType: string, o: ApiOpts & { device: string[]; payload?: string; uuid?: string }) => {
+    .option('--no-push', 'queue without waking the devices through APNs')
+    .action(async (requestType: string, o: ApiOpts & { device: string[]; payload?: string; uuid?: string; push?: boolean }) => {
       let payload: unknown = {};
       if (o.payload !== undefined) {
         try {
@@ -186,6 +188,7 @@ export function createProgram(io: CliIo): Command {
       }
       const body: Record<string, unknown> = { deviceIds: o.device, requestType, payload };
       if (o.uuid !== undefined) body.commandUuid = o.uuid;
+      if (o.push === false) body.push = false;
       const r = await client(o).post<EnqueueResult>('/api/v1/commands', body);
       if (o.json) return json(r);
       out(`queued ${sanitize(r.requestType)} ${sanitize(r.commandUuid)} for ${r.queued} device(s)\n`);
@@ -243,6 +246,7 @@ export function createProgram(io: CliIo): Command {
       out(entriesTable(r.items));
     });
 
+  registerPushCommands(program, { withApi, client, out, json });
   return program;
 }
 

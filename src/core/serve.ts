@@ -11,12 +11,14 @@ import { openStorage, type OpenedStorage } from '../storage/open.ts';
 import { createDeviceService } from '../services/devices.ts';
 import { createCommandService } from '../services/commands.ts';
 import { createAdminServer } from '../admin/server.ts';
+import type { HealthReport } from '../admin/types.ts';
 import { createAuthenticator, createFirstAdmin } from '../admin/tokens.ts';
 import { buildCommand } from '../protocol/commands/build.ts';
 import { createDevelopmentTls } from './tls.ts';
 import { loadOrCreateCa } from './ca.ts';
 import { openKeys } from './keys.ts';
 import { openAudit, type OpenedAudit } from './audit.ts';
+import { openPush } from './push.ts';
 import { createDevicePlane } from './device-plane.ts';
 import { createRateCounter } from './rate-counter.ts';
 import { superviseGateway, type GatewaySupervisor } from '../supervisor/gateway-process.ts';
@@ -64,6 +66,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     ? { certPem: readFileSync(config.tlsCertFile, 'utf8'), keyPem: readFileSync(config.tlsKeyFile!, 'utf8'), caPem: readFileSync(config.tlsCertFile, 'utf8') }
     : await createDevelopmentTls(config.dataDir, ca, now());
   const topic = (await storage.settings.get('push.topic')) ?? DEV_TOPIC;
+  const push = await openPush({ opened, sealer: keys.sealer, audit: audit.recorder, log, now });
 
   const devices = createDeviceService({ devices: storage.devices, audit: audit.recorder });
   const commands = createCommandService({
@@ -73,6 +76,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     build: (input) => buildCommand(input),
     now,
     newUuid: () => randomUUID(),
+    pushOutbox: push.outbox,
+    onPushQueued: () => push.wake(),
   });
 
   // First start: one administrator, whose full-access token is shown once.
@@ -89,13 +94,15 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     auth: createAuthenticator({ tokens: storage.tokens, admins: storage.admins, now }),
     audit: audit.recorder,
     logger: log,
-    health: async () => {
+    push: push.certs,
+    health: async (): Promise<HealthReport> => {
       try {
         await storage.settings.get('health');
-        return { status: 'ok', checks: { database: 'ok' } };
       } catch {
         return { status: 'unavailable', checks: { database: 'fail' } };
       }
+      const pushHealth = await push.health().catch(() => 'degraded' as const);
+      return { status: pushHealth, checks: { database: 'ok', push: pushHealth === 'ok' ? 'ok' : 'fail' } };
     },
   });
   await admin.listen({ host: config.adminListen.host, port: config.adminListen.port });
@@ -170,6 +177,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   } catch (e) {
     await gateway.stop();
     await admin.close();
+    await push.stop();
     await audit.close();
     await opened.close();
     throw e;
@@ -193,6 +201,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       stopped = true;
       await gateway.stop();
       await admin.close();
+      await push.stop();
       await audit.close();
       await opened.close();
     },

@@ -43,6 +43,10 @@ export interface CommandServiceDeps {
   newUuid: () => string;
   /** Called after a command is queued (push notification hook). Errors are ignored. */
   onEnqueued?: (deviceIds: string[], commandUuid: string) => void;
+  /** Push outbox: rows inserted in the enqueue transaction (src/push/outbox.ts). */
+  pushOutbox?: { insertForCommand(trx: unknown, commandUuid: string, now: string): Promise<void> };
+  /** Called after a command with push was committed (wakes the dispatcher). */
+  onPushQueued?: () => void;
 }
 
 /** Canonical form of a CommandUUID (lower case); undefined when malformed. */
@@ -107,6 +111,8 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
         class: commandClass(requestType ?? ''),
         devices: Array.isArray(input.deviceIds) ? input.deviceIds.length : 0,
       };
+      const withPush = input.push !== false && deps.pushOutbox !== undefined;
+      if (withPush) details.push = true;
       let uuid: string | undefined;
       try {
         if (requestType === undefined) throw badRequest('invalid request type');
@@ -146,7 +152,10 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
 
         if (await queue.getCommand(uuid)) return await replay();
         try {
-          await queue.enqueue({ uuid, requestType, payload: plist, createdBy }, ids, now().toISOString());
+          const at = now().toISOString();
+          const committedUuid = uuid;
+          await queue.enqueue({ uuid, requestType, payload: plist, createdBy }, ids, at,
+            withPush ? { inTransaction: (trx) => deps.pushOutbox!.insertForCommand(trx, committedUuid, at) } : {});
         } catch (e) {
           // A concurrent call with the same uuid won the race.
           if (e instanceof RampartError && e.code === 'conflict') return await replay();
@@ -155,6 +164,7 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
           throw e;
         }
         await audit.record(event(actor, { action, outcome: 'success', target: { type: 'command', id: uuid }, details: { ...details, queued: ids.length } }));
+        if (withPush) deps.onPushQueued?.();
         if (onEnqueued) {
           try {
             onEnqueued(ids, uuid);
