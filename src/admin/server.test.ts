@@ -25,6 +25,15 @@ const REQUIRED_PERMISSION: Record<string, string | null> = {
   'GET /api/v1/openapi.json': AUTHENTICATED,
   'POST /api/v1/push/certificate': 'push.manage',
   'GET /api/v1/push/certificate': 'push.manage',
+  'GET /api/v1/groups': 'groups.read',
+  'POST /api/v1/groups': 'groups.manage',
+  'GET /api/v1/groups/:id': 'groups.read',
+  'DELETE /api/v1/groups/:id': 'groups.manage',
+  'GET /api/v1/groups/:id/members': 'groups.read',
+  'POST /api/v1/groups/:id/members': 'groups.manage',
+  'POST /api/v1/groups/:id/members/remove': 'groups.manage',
+  'POST /api/v1/commands/bulk': 'commands.bulk',
+  'GET /api/v1/commands/bulk/:id': 'commands.read',
 };
 
 /** A concrete URL for a route pattern. */

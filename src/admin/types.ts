@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { Actor, CommandService, DeviceService } from '../services/types.ts';
 import type { PushCertService } from '../push/cert-service.ts';
+import type { GroupService } from '../groups/service.ts';
+import type { BulkService } from '../bulk/service.ts';
 
 export interface Credentials {
   /** The bearer token as presented (already stripped of "Bearer "). */
@@ -32,6 +34,10 @@ export interface AdminServices {
   health: () => Promise<HealthReport>;
   /** Push certificate management (absent: the push routes answer 404). */
   push?: PushCertService;
+  /** Device groups (absent: 404). */
+  groups?: GroupService;
+  /** Fleet-wide and group actions (absent: 404). */
+  bulk?: BulkService;
 }
 
 export interface AdminServerDeps extends AdminServices {

@@ -19,6 +19,7 @@ import { loadOrCreateCa } from './ca.ts';
 import { openKeys } from './keys.ts';
 import { openAudit, type OpenedAudit } from './audit.ts';
 import { openPush } from './push.ts';
+import { openFleet } from './fleet.ts';
 import { createDevicePlane } from './device-plane.ts';
 import { createRateCounter } from './rate-counter.ts';
 import { superviseGateway, type GatewaySupervisor } from '../supervisor/gateway-process.ts';
@@ -79,6 +80,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     pushOutbox: push.outbox,
     onPushQueued: () => push.wake(),
   });
+  const fleet = await openFleet({ opened, audit: audit.recorder, commands, build: (input) => buildCommand(input), outbox: push.outbox, log, now });
 
   // First start: one administrator, whose full-access token is shown once.
   let firstAdminToken: string | undefined;
@@ -95,6 +97,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     audit: audit.recorder,
     logger: log,
     push: push.certs,
+    groups: fleet.groups,
+    bulk: fleet.bulk,
     health: async (): Promise<HealthReport> => {
       try {
         await storage.settings.get('health');
@@ -177,6 +181,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   } catch (e) {
     await gateway.stop();
     await admin.close();
+    await fleet.stop();
     await push.stop();
     await audit.close();
     await opened.close();
@@ -201,6 +206,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       stopped = true;
       await gateway.stop();
       await admin.close();
+      await fleet.stop();
       await push.stop();
       await audit.close();
       await opened.close();

@@ -63,6 +63,9 @@ export const KNOWN_SCOPES: readonly string[] = [
   ...COMMAND_CLASSES.map((c) => `${PERMISSIONS.commandsSend}.${c}`),
   PERMISSIONS.commandsCancel,
   'push.manage',
+  'groups.read',
+  'groups.manage',
+  'commands.bulk',
 ];
 
 export function isKnownScope(scope: string): boolean {

@@ -5,6 +5,8 @@ import { getDeviceRoute, listDeviceCommandsRoute, listDevicesRoute } from './dev
 import { cancelCommandRoute, commandResultRoute, commandStatusRoute, enqueueCommandRoute } from './commands.ts';
 import { openApiRoute } from './openapi.ts';
 import { getPushCertificateRoute, uploadPushCertificateRoute } from './push.ts';
+import { addGroupMembersRoute, createGroupRoute, deleteGroupRoute, getGroupRoute, listGroupMembersRoute, listGroupsRoute, removeGroupMembersRoute } from './groups.ts';
+import { bulkCommandRoute, bulkProgressRoute } from './bulk.ts';
 
 /** "METHOD url" of the only routes reachable without a token. */
 export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['GET /api/v1/health']);
@@ -23,4 +25,13 @@ export const ROUTES: readonly AnyRoute[] = [
   openApiRoute,
   uploadPushCertificateRoute,
   getPushCertificateRoute,
+  listGroupsRoute,
+  createGroupRoute,
+  getGroupRoute,
+  deleteGroupRoute,
+  listGroupMembersRoute,
+  addGroupMembersRoute,
+  removeGroupMembersRoute,
+  bulkCommandRoute,
+  bulkProgressRoute,
 ] as AnyRoute[];
