@@ -10,6 +10,7 @@ import { CliError, createApiClient, DEFAULT_ADMIN_URL, sanitize } from './client
 import type { ApiClient, FetchLike } from './client.ts';
 import { fields, table } from './format.ts';
 import { registerPushCommands } from './push.ts';
+import { registerFleetCommands } from './fleet.ts';
 
 export interface CliIo {
   stdout: { write(s: string): unknown };
@@ -247,6 +248,7 @@ export function createProgram(io: CliIo): Command {
     });
 
   registerPushCommands(program, { withApi, client, out, json });
+  registerFleetCommands(program, { withApi, client, out, json });
   return program;
 }
 
