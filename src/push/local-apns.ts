@@ -28,6 +28,8 @@ export interface LocalApnsOptions {
   /** Decides the answer per push (tests inject 429, 500, 410, dropped connections). */
   reply?: (p: LocalPush) => LocalApnsReply | Promise<LocalApnsReply>;
   host?: string;
+  /** Fixed port (default: any free port). */
+  port?: number;
 }
 
 export interface LocalApns {
@@ -103,7 +105,7 @@ export async function startLocalApns(opts: LocalApnsOptions): Promise<LocalApns>
     sessions.add(s);
     s.on('close', () => sessions.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, opts.host ?? '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     url: `https://localhost:${port}`,
