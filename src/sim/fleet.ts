@@ -37,6 +37,8 @@ export interface SimFleetOptions {
   /** Concurrent device sessions (default 64). */
   sessions?: number;
   udidPrefix?: string;
+  /** Connect when pushed (default true); false only counts pushes. */
+  wake?: boolean;
 }
 
 export interface SimFleet {
@@ -144,7 +146,7 @@ export async function startSimFleet(o: SimFleetOptions): Promise<SimFleet> {
     onPush: (p) => {
       stats.pushes++;
       const d = byToken.get(p.token);
-      if (!d || p.pushMagic !== d.pushMagic || p.topic !== o.topic) return;
+      if (!d || p.pushMagic !== d.pushMagic || p.topic !== o.topic || o.wake === false) return;
       // A device woken twice before it connects connects once.
       if (queued.has(d)) return;
       queued.add(d);
