@@ -49,6 +49,7 @@ export async function startLocalApns(opts: LocalApnsOptions): Promise<LocalApns>
   });
   const caPem = toPem('CERTIFICATE', ca.certDer);
   let count = 0;
+  const topics = new WeakMap<object, string>();
   const server: Http2SecureServer = http2.createSecureServer({
     cert: toPem('CERTIFICATE', certDer),
     key: key.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
@@ -70,8 +71,14 @@ export async function startLocalApns(opts: LocalApnsOptions): Promise<LocalApns>
       const path = String(headers[':path'] ?? '');
       const m = /^\/3\/device\/([0-9a-f]{16,200})$/.exec(path);
       if (headers[':method'] !== 'POST' || !m) return answer(404, 'BadPath');
-      const peer = (stream.session?.socket as TLSSocket | undefined)?.getPeerX509Certificate?.();
-      const certTopic = peer ? topicOf(new Uint8Array((peer as X509Certificate).raw)) : undefined;
+      // The client certificate's topic, read once per connection.
+      const session = stream.session;
+      let certTopic = session ? topics.get(session) : undefined;
+      if (session && certTopic === undefined) {
+        const peer = (session.socket as TLSSocket | undefined)?.getPeerX509Certificate?.();
+        certTopic = peer ? topicOf(new Uint8Array((peer as X509Certificate).raw)) : undefined;
+        if (certTopic !== undefined) topics.set(session, certTopic);
+      }
       const topic = String(headers['apns-topic'] ?? '');
       if (!certTopic || topic !== certTopic) return answer(400, 'DeviceTokenNotForTopic');
       if (headers['apns-push-type'] !== 'mdm') return answer(400, 'InvalidPushType');
