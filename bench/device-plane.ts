@@ -191,7 +191,7 @@ try {
       if (tQueued && tPushed && (p.acknowledged >= K || args['fleet-no-wake'])) {
         const cpu = cpuMs(ps) - c0;
         clearInterval(rssTimer);
-        console.log(`\nfleet-wide DeviceLock to ${K} devices: queued (bulk job done) ${(tQueued / 1000).toFixed(1)} s; queued + every push handed to the local APNs server ${(tPushed / 1000).toFixed(1)} s; all acknowledged ${(t / 1000).toFixed(1)} s`);
+        console.log(`\nfleet-wide DeviceLock to ${K} devices: queued (bulk job done) ${(tQueued / 1000).toFixed(1)} s; queued + every push handed to the local APNs server ${(tPushed / 1000).toFixed(1)} s; ${args['fleet-no-wake'] ? 'devices not woken (--fleet-no-wake)' : `all acknowledged ${(t / 1000).toFixed(1)} s`}`);
         console.log(`  server CPU for the whole run ${(cpu / 1000).toFixed(1)} s; peak server RSS (core + gateway) ${maxRss.toFixed(0)} MiB; device sessions ${sim.stats.sessions}, failures ${sim.stats.failures}`);
         break;
       }
