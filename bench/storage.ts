@@ -41,22 +41,34 @@ async function fleetEnqueue(label: string, o: OpenedStorage): Promise<void> {
 async function roundTrip(o: OpenedStorage): Promise<void> {
   const now = () => new Date().toISOString();
   await o.storage.devices.create('rt-device', { status: 'enrolled' }, now());
-  for (let i = 0; i < ROUND_TRIPS; i += 500) {
-    for (let j = i; j < i + 500; j++) {
-      await o.storage.queue.enqueue({ uuid: `rt-${j}`, requestType: 'DeviceInformation', payload: new Uint8Array(400), createdBy: 'bench' }, ['rt-device'], now());
-    }
+  for (let j = 0; j < ROUND_TRIPS * 2 + 1; j++) {
+    await o.storage.queue.enqueue({ uuid: `rt-${j}`, requestType: 'DeviceInformation', payload: new Uint8Array(400), createdBy: 'bench' }, ['rt-device'], now());
   }
   const result = { raw: new Uint8Array(800), json: '{"Status":"Acknowledged"}', errorJson: null };
-  const t0 = process.hrtime.bigint();
-  const c0 = process.cpuUsage();
+  const report = (label: string, t0: bigint, c0: NodeJS.CpuUsage): void => {
+    const wall = ms(process.hrtime.bigint() - t0) * 1000 / ROUND_TRIPS;
+    const cpu = process.cpuUsage(c0);
+    console.log(`sqlite: ${label}: ${wall.toFixed(0)} µs wall, ${((cpu.user + cpu.system) / ROUND_TRIPS).toFixed(0)} µs process CPU (user ${(cpu.user / ROUND_TRIPS).toFixed(0)}, system ${(cpu.system / ROUND_TRIPS).toFixed(0)}; ${ROUND_TRIPS} iterations, synchronous=FULL)`);
+  };
+  // Before: two transactions (two durable commits) per connect.
+  let t0 = process.hrtime.bigint();
+  let c0 = process.cpuUsage();
   for (let i = 0; i < ROUND_TRIPS; i++) {
     const got = await o.storage.queue.next('rt-device', { skipNotNow: true }, now());
     if (!got) throw new Error('queue drained early');
     await o.storage.queue.recordResult('rt-device', got.command.uuid, 'Acknowledged', result, now());
   }
-  const wall = ms(process.hrtime.bigint() - t0) * 1000 / ROUND_TRIPS;
-  const cpu = process.cpuUsage(c0);
-  console.log(`sqlite: next()+recordResult round trip: ${wall.toFixed(0)} µs wall, ${((cpu.user + cpu.system) / ROUND_TRIPS).toFixed(0)} µs process CPU (user ${(cpu.user / ROUND_TRIPS).toFixed(0)}, system ${(cpu.system / ROUND_TRIPS).toFixed(0)}; ${ROUND_TRIPS} iterations, synchronous=FULL)`);
+  report('next() then recordResult() (two commits)', t0, c0);
+  // After: what the connect service does now, one transaction per connect.
+  let current = (await o.storage.queue.next('rt-device', { skipNotNow: true }, now()))!.command.uuid;
+  t0 = process.hrtime.bigint();
+  c0 = process.cpuUsage();
+  for (let i = 0; i < ROUND_TRIPS; i++) {
+    const r = await o.storage.queue.recordResultAndNext('rt-device', current, 'Acknowledged', result, { skipNotNow: true }, now());
+    if (!r.next) throw new Error('queue drained early');
+    current = r.next.command.uuid;
+  }
+  report('recordResultAndNext() (one commit)', t0, c0);
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'rampart-bench-'));

@@ -68,7 +68,13 @@ export function buildOpenApi(routes: readonly AnyRoute[]): Json {
     for (const code of errors) {
       responses[code] = { description: ERROR_RESPONSES[code]!, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     }
-    if (r.approval) {
+    if (r.approval && r.schema.response[202] !== undefined) {
+      // The route's own 202 schema already admits the approval (e.g. a background job or the approval).
+      responses['202'] = {
+        description: `Accepted, or held for a second administrator's approval (four-eyes action ${r.approval}); approve with POST /api/v1/approvals/{id}/approve`,
+        content: { 'application/json': { schema: plain(r.schema.response[202] as TSchema) } },
+      };
+    } else if (r.approval) {
       responses['202'] = {
         description: `Held for a second administrator's approval (four-eyes action ${r.approval}); approve with POST /api/v1/approvals/{id}/approve`,
         content: { 'application/json': { schema: { $ref: '#/components/schemas/Approval' } } },

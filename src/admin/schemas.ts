@@ -147,6 +147,8 @@ export const EnqueueBody = Type.Object(
       Type.Object({}, { patternProperties: { [PAYLOAD_KEY_PATTERN]: JsonAny }, additionalProperties: false, maxProperties: 64 }),
     ),
     commandUuid: Type.Optional(CommandUuid),
+    /** Wake the devices through APNs (default true when push is configured). */
+    push: Type.Optional(Type.Boolean()),
   },
   closed,
 );

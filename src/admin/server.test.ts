@@ -67,6 +67,17 @@ const REQUIRED_PERMISSION: Record<string, string | null> = {
   'POST /api/v1/accounts': 'admins.manage',
   'POST /api/v1/accounts/:id/disable': 'admins.manage',
   'POST /api/v1/accounts/:id/enable': 'admins.manage',
+  'POST /api/v1/push/certificate': 'push.manage',
+  'GET /api/v1/push/certificate': 'push.manage',
+  'GET /api/v1/groups': 'groups.read',
+  'POST /api/v1/groups': 'groups.manage',
+  'GET /api/v1/groups/:id': 'groups.read',
+  'DELETE /api/v1/groups/:id': 'groups.manage',
+  'GET /api/v1/groups/:id/members': 'groups.read',
+  'POST /api/v1/groups/:id/members': 'groups.manage',
+  'POST /api/v1/groups/:id/members/remove': 'groups.manage',
+  'POST /api/v1/commands/bulk': 'commands.bulk',
+  'GET /api/v1/commands/bulk/:id': 'commands.read',
 };
 
 /** A concrete URL for a route pattern. */

@@ -23,6 +23,8 @@ import { buildCommand } from '../protocol/commands/build.ts';
 import { openAuthz, type Authz } from '../authz/index.ts';
 import { parseAuthzConfig } from '../authz/config.ts';
 import { registerCommandExecutors } from '../authz/executors.ts';
+import { openFleet, type OpenedFleet } from '../core/fleet.ts';
+import pino from 'pino';
 import type { GroupMembership } from '../authz/types.ts';
 import { openIdentity } from '../identity/index.ts';
 import type { Identity } from '../identity/index.ts';
@@ -62,6 +64,8 @@ export async function openTestAudit(now: () => Date): Promise<CollectedAudit & {
 }
 
 export interface TestStack {
+  /** With `fleet: true`: device groups and bulk actions. */
+  fleet?: OpenedFleet;
   opened: OpenedStorage;
   storage: Storage;
   audit: CollectedAudit;
@@ -94,6 +98,8 @@ export async function createTestStack(opts: {
   identity?: Partial<IdentityConfig>;
   throttle?: ThrottlePolicy;
   roleSync?: IdpRoleSync;
+  /** Also open device groups and fleet-wide actions (src/core/fleet.ts), gated like serve.ts does. */
+  fleet?: boolean;
 } = {}): Promise<TestStack> {
   const opened = await openSqliteStorage(':memory:');
   await opened.migrate();
@@ -115,7 +121,12 @@ export async function createTestStack(opts: {
     scope: authz.scope,
     gate: authz.gate,
   });
-  registerCommandExecutors(authz.gate, commands);
+  let fleet: OpenedFleet | undefined;
+  if (opts.fleet) {
+    const jobCommands = createCommandService({ queue: storage.queue, devices: storage.devices, audit, build: opts.build ?? ((input) => buildCommand(input)), now, newUuid: randomUUID });
+    fleet = await openFleet({ opened, audit, commands: jobCommands, gate: authz.gate, build: (input) => buildCommand(input), log: pino({ level: 'silent' }), now });
+  }
+  registerCommandExecutors(authz.gate, commands, fleet?.bulk);
   const tokenAuth = createAuthenticator({ tokens: storage.tokens, admins: storage.admins, now, toActor: authz.tokenActor });
   const identity = await openIdentity({
     opened,
@@ -142,6 +153,7 @@ export async function createTestStack(opts: {
     auth,
     audit,
     authz: { admins: authz.admins, roles: authz.roles, tokens: authz.tokens, approvals: authz.gate },
+    ...(fleet ? { groups: fleet.groups, bulk: fleet.bulk } : {}),
     health: opts.health ?? (async () => ({ status: 'ok' })),
     ...(opts.limits ? { limits: opts.limits } : {}),
   });
@@ -176,8 +188,10 @@ export async function createTestStack(opts: {
     async addDevice(id, fields = {}) {
       await storage.devices.create(id, { status: 'enrolled', ...fields }, now().toISOString());
     },
+    ...(fleet ? { fleet } : {}),
     async close() {
       await app.close();
+      await fleet?.stop();
       await audit.close();
       await opened.close();
     },

@@ -8,6 +8,9 @@ import type { Actor, CommandService, DeviceService } from '../services/types.ts'
 import type { AuthzServices } from '../authz/services.ts';
 import type { IdentityService } from '../identity/service.ts';
 import type { CookieRequest } from '../identity/sessions.ts';
+import type { PushCertService } from '../push/cert-service.ts';
+import type { GroupService } from '../groups/service.ts';
+import type { BulkService } from '../bulk/service.ts';
 
 export interface Credentials {
   /** The bearer token as presented (already stripped of "Bearer "). */
@@ -36,6 +39,12 @@ export interface AdminServices {
   authz: AuthzServices;
   /** Sign-in, MFA, sessions and local accounts (src/identity); the /api/v1/auth routes answer 503 without it. */
   identity?: IdentityService;
+  /** Push certificate management (absent: the push routes answer 404). */
+  push?: PushCertService;
+  /** Device groups (absent: 404). */
+  groups?: GroupService;
+  /** Fleet-wide and group actions (absent: 404). */
+  bulk?: BulkService;
 }
 
 export interface AdminServerDeps extends AdminServices {

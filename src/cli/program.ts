@@ -12,6 +12,8 @@ import { fields, table } from './format.ts';
 import { isApproval, registerAuthzCommands } from './authz.ts';
 import { registerLoginCommands, savedSessionToken } from './login.ts';
 import type { Prompt } from './login.ts';
+import { registerPushCommands } from './push.ts';
+import { registerFleetCommands } from './fleet.ts';
 
 export interface CliIo {
   stdout: { write(s: string): unknown };
@@ -183,7 +185,8 @@ export function createProgram(io: CliIo): Command {
     .requiredOption('--device <id...>', 'target device id(s)')
     .option('--payload <json>', 'command keys other than RequestType, as a JSON object')
     .option('--uuid <uuid>', 'CommandUUID (idempotency key); generated when absent')
-    .action(async (requestType: string, o: ApiOpts & { device: string[]; payload?: string; uuid?: string }) => {
+    .option('--no-push', 'queue without waking the devices through APNs')
+    .action(async (requestType: string, o: ApiOpts & { device: string[]; payload?: string; uuid?: string; push?: boolean }) => {
       let payload: unknown = {};
       if (o.payload !== undefined) {
         try {
@@ -195,6 +198,7 @@ export function createProgram(io: CliIo): Command {
       }
       const body: Record<string, unknown> = { deviceIds: o.device, requestType, payload };
       if (o.uuid !== undefined) body.commandUuid = o.uuid;
+      if (o.push === false) body.push = false;
       const r = await client(o).post<EnqueueResult>('/api/v1/commands', body);
       if (o.json) return json(r);
       if (isApproval(r)) return out(`held for approval by a second administrator: rampart approvals approve ${sanitize(r.id)}\n`);
@@ -254,6 +258,8 @@ export function createProgram(io: CliIo): Command {
     });
 
   registerAuthzCommands(program, { withApi, client, out, err: (s) => void io.stderr.write(s), json });
+  registerPushCommands(program, { withApi, client, out, json });
+  registerFleetCommands(program, { withApi, client, out, json });
   return program;
 }
 

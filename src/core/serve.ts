@@ -11,18 +11,22 @@ import { openStorage, type OpenedStorage } from '../storage/open.ts';
 import { createDeviceService } from '../services/devices.ts';
 import { createCommandService } from '../services/commands.ts';
 import { createAdminServer } from '../admin/server.ts';
+import type { HealthReport } from '../admin/types.ts';
 import { createAuthenticator, createFirstAdmin } from '../admin/tokens.ts';
 import { buildCommand } from '../protocol/commands/build.ts';
 import { createDevelopmentTls } from './tls.ts';
 import { loadOrCreateCa } from './ca.ts';
 import { openKeys } from './keys.ts';
 import { openAudit, type OpenedAudit } from './audit.ts';
+import { openPush } from './push.ts';
+import { openFleet } from './fleet.ts';
 import { createDevicePlane } from './device-plane.ts';
 import { createRateCounter } from './rate-counter.ts';
 import { superviseGateway, type GatewaySupervisor } from '../supervisor/gateway-process.ts';
 import type { InitMessage } from '../ipc/messages.ts';
 import { toPem } from '../pki/pem.ts';
 import { openAuthz } from '../authz/index.ts';
+import type { GroupMembership } from '../authz/types.ts';
 import { registerCommandExecutors } from '../authz/executors.ts';
 import { openIdentity } from '../identity/index.ts';
 
@@ -67,8 +71,14 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     ? { certPem: readFileSync(config.tlsCertFile, 'utf8'), keyPem: readFileSync(config.tlsKeyFile!, 'utf8'), caPem: readFileSync(config.tlsCertFile, 'utf8') }
     : await createDevelopmentTls(config.dataDir, ca, now());
   const topic = (await storage.settings.get('push.topic')) ?? DEV_TOPIC;
+  const push = await openPush({ opened, sealer: keys.sealer, audit: audit.recorder, log, now });
 
-  const authz = await openAuthz({ opened, storage, audit: audit.recorder, config: config.authz, now });
+  // Device groups open after the command service; role assignments limited to groups ask them lazily.
+  const membership: { groups?: GroupMembership } = {};
+  const authz = await openAuthz({
+    opened, storage, audit: audit.recorder, config: config.authz, now,
+    groups: { groupsOf: (deviceId) => (membership.groups ? membership.groups.groupsOf(deviceId) : Promise.resolve([])) },
+  });
   const devices = createDeviceService({ devices: storage.devices, audit: audit.recorder, scope: authz.scope });
   const commands = createCommandService({
     queue: storage.queue,
@@ -79,8 +89,24 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     newUuid: () => randomUUID(),
     scope: authz.scope,
     gate: authz.gate,
+    pushOutbox: push.outbox,
+    onPushQueued: () => push.wake(),
   });
-  registerCommandExecutors(authz.gate, commands);
+  // The bulk worker queues jobs already decided (permissions, four-eyes, rate
+  // limits) when they were requested: it uses a command service without the gate.
+  const jobCommands = createCommandService({
+    queue: storage.queue,
+    devices: storage.devices,
+    audit: audit.recorder,
+    build: (input) => buildCommand(input),
+    now,
+    newUuid: () => randomUUID(),
+    pushOutbox: push.outbox,
+    onPushQueued: () => push.wake(),
+  });
+  const fleet = await openFleet({ opened, audit: audit.recorder, commands: jobCommands, gate: authz.gate, build: (input) => buildCommand(input), outbox: push.outbox, log, now });
+  membership.groups = fleet.membership;
+  registerCommandExecutors(authz.gate, commands, fleet.bulk);
   await authz.gate.resume();
 
   // Sign-in, MFA and sessions (src/identity).
@@ -122,13 +148,17 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     audit: audit.recorder,
     authz: { admins: authz.admins, roles: authz.roles, tokens: authz.tokens, approvals: authz.gate },
     logger: log,
-    health: async () => {
+    push: push.certs,
+    groups: fleet.groups,
+    bulk: fleet.bulk,
+    health: async (): Promise<HealthReport> => {
       try {
         await storage.settings.get('health');
-        return { status: 'ok', checks: { database: 'ok' } };
       } catch {
         return { status: 'unavailable', checks: { database: 'fail' } };
       }
+      const pushHealth = await push.health().catch(() => 'degraded' as const);
+      return { status: pushHealth, checks: { database: 'ok', push: pushHealth === 'ok' ? 'ok' : 'fail' } };
     },
   });
   await admin.listen({ host: config.adminListen.host, port: config.adminListen.port });
@@ -204,6 +234,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     clearInterval(purge);
     await gateway.stop();
     await admin.close();
+    await fleet.stop();
+    await push.stop();
     await audit.close();
     await opened.close();
     throw e;
@@ -228,6 +260,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       clearInterval(purge);
       await gateway.stop();
       await admin.close();
+      await fleet.stop();
+      await push.stop();
       await audit.close();
       await opened.close();
     },

@@ -49,6 +49,10 @@ export interface CommandServiceDeps {
   scope?: DeviceScope;
   /** Four-eyes gate and rate limits for erase and for commands to many devices (src/authz/approvals.ts). */
   gate?: ApprovalGuard;
+  /** Push outbox: rows inserted in the enqueue transaction (src/push/outbox.ts). */
+  pushOutbox?: { insertForCommand(trx: unknown, commandUuid: string, now: string): Promise<void> };
+  /** Called after a command with push was committed (wakes the dispatcher). */
+  onPushQueued?: () => void;
 }
 
 /** Approval action names used by enqueue (executors in src/authz/executors.ts). */
@@ -119,6 +123,8 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
         class: commandClass(requestType ?? ''),
         devices: Array.isArray(input.deviceIds) ? input.deviceIds.length : 0,
       };
+      const withPush = input.push !== false && deps.pushOutbox !== undefined;
+      if (withPush) details.push = true;
       let uuid: string | undefined;
       try {
         if (requestType === undefined) throw badRequest('invalid request type');
@@ -175,7 +181,10 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
 
         if (await queue.getCommand(uuid)) return await replay();
         try {
-          await queue.enqueue({ uuid, requestType, payload: plist, createdBy }, ids, now().toISOString());
+          const at = now().toISOString();
+          const committedUuid = uuid;
+          await queue.enqueue({ uuid, requestType, payload: plist, createdBy }, ids, at,
+            withPush ? { inTransaction: (trx) => deps.pushOutbox!.insertForCommand(trx, committedUuid, at) } : {});
         } catch (e) {
           // A concurrent call with the same uuid won the race.
           if (e instanceof RampartError && e.code === 'conflict') return await replay();
@@ -184,6 +193,7 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
           throw e;
         }
         await audit.record(event(actor, { action, outcome: 'success', target: { type: 'command', id: uuid }, details: { ...details, queued: ids.length } }));
+        if (withPush) deps.onPushQueued?.();
         if (onEnqueued) {
           try {
             onEnqueued(ids, uuid);

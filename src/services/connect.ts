@@ -38,7 +38,7 @@ export function createConnectService(deps: ConnectServiceDeps) {
    * entry is written first, and a retry after a crash between the two writes
    * finds it (AuditLookup) instead of writing it again.
    */
-  async function recordAnswer(m: ConnectInput, uuid: string, ctx: RequestContext, now: string): Promise<void> {
+  async function recordAnswer(m: ConnectInput, uuid: string, ctx: RequestContext): Promise<{ requestType: string } | undefined> {
     const entry = await queue.entry(m.deviceId, uuid);
     const base = {
       actor: { type: 'device' as const, id: m.deviceId },
@@ -50,9 +50,9 @@ export function createConnectService(deps: ConnectServiceDeps) {
       // Its own action: a 'command.result' entry here would make the lookup below take the
       // real result, once the command is delivered, for one already on record.
       await audit.record({ ...base, action: 'command.result.denied', outcome: 'denied', details: { reason: 'unknown_command', status: m.status } });
-      return;
+      return undefined;
     }
-    if (entry.status === 'acknowledged' || entry.status === 'error') return; // a repeated report: already recorded
+    if (entry.status === 'acknowledged' || entry.status === 'error') return undefined; // a repeated report: already recorded
     if (m.status !== 'NotNow' && !(await deps.lookup.has({ action: 'command.result', actorId: m.deviceId, targetId: uuid }))) {
       await audit.record({
         ...base,
@@ -61,9 +61,7 @@ export function createConnectService(deps: ConnectServiceDeps) {
         details: { requestType: entry.requestType, status: m.status },
       });
     }
-    const errorJson = m.errorChain !== undefined ? JSON.stringify(deps.toJson(m.errorChain)) : null;
-    const outcome = await queue.recordResult(m.deviceId, uuid, m.status as ResultStatus, { raw: m.raw, json: JSON.stringify(deps.toJson(m.body)), errorJson }, now);
-    if (outcome === 'recorded' && m.status === 'Acknowledged') await deps.inventory.apply(m.deviceId, entry.requestType, m.body);
+    return { requestType: entry.requestType };
   }
 
   return {
@@ -74,10 +72,20 @@ export function createConnectService(deps: ConnectServiceDeps) {
       if (!device.lastSeenAt || nowDate.getTime() - Date.parse(device.lastSeenAt) >= resolution) {
         await devices.update(m.deviceId, { lastSeenAt: now }, now);
       }
-      if (m.status !== 'Idle' && m.commandUuid !== undefined) await recordAnswer(m, m.commandUuid, ctx, now);
       // A command the device answered NotNow waits for its next session (which
       // starts with Idle); within this session the commands behind it proceed.
-      const next = await queue.next(m.deviceId, { skipNotNow: m.status !== 'Idle' }, now);
+      const opts = { skipNotNow: m.status !== 'Idle' };
+      const answered = m.status !== 'Idle' && m.commandUuid !== undefined ? await recordAnswer(m, m.commandUuid, ctx) : undefined;
+      let next;
+      if (answered && m.commandUuid !== undefined) {
+        // The result and the next delivery commit together: one durable commit per request.
+        const errorJson = m.errorChain !== undefined ? JSON.stringify(deps.toJson(m.errorChain)) : null;
+        const r = await queue.recordResultAndNext(m.deviceId, m.commandUuid, m.status as ResultStatus, { raw: m.raw, json: JSON.stringify(deps.toJson(m.body)), errorJson }, opts, now);
+        if (r.outcome === 'recorded' && m.status === 'Acknowledged') await deps.inventory.apply(m.deviceId, answered.requestType, m.body);
+        next = r.next;
+      } else {
+        next = await queue.next(m.deviceId, opts, now);
+      }
       if (!next) return EMPTY_OK;
       return { status: 200, contentType: 'application/xml', body: next.command.payload };
     },

@@ -59,6 +59,8 @@ export interface EnqueueInput {
   payload: { [k: string]: JsonValue };
   /** Optional caller-chosen CommandUUID (idempotency key); generated when absent. */
   commandUuid?: string;
+  /** Wake the devices through APNs in the same transaction (default true when push is configured). */
+  push?: boolean;
 }
 
 export interface EnqueueResult {

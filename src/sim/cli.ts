@@ -2,11 +2,13 @@
 //   rampart-sim run --data-dir ./data --count 5 [--server https://127.0.0.1:8443] [--interval 10]
 // Enrolls the devices (Authenticate, TokenUpdate), then polls /mdm/connect
 // every interval and answers the commands it is handed, printing each one.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { SimDevice } from './device.ts';
 import { issueLocalIdentities } from './identities.ts';
+import { startSimFleet } from './fleet.ts';
+import { createLocalPushCertificate } from '../push/local-apns.ts';
 
 const DEV_TOPIC = 'com.apple.mgmt.External.rampart-development';
 
@@ -45,6 +47,54 @@ export function createSimProgram(): Command {
         await new Promise((r) => setTimeout(r, opts.interval * 1000));
       }
       for (const d of devices) d.close();
+    });
+  program
+    .command('fleet')
+    .description('many devices in one process; hosts a local APNs server and devices connect only when pushed')
+    .requiredOption('--data-dir <dir>', "the server's data directory (its CA issues the device identities)")
+    .option('--server <url>', 'device-plane URL', 'https://127.0.0.1:8443')
+    .option('--count <n>', 'number of devices', positiveInt, 1000)
+    .option('--identities <n>', 'identity certificates shared by the devices', positiveInt, 16)
+    .option('--sessions <n>', 'concurrent device sessions', positiveInt, 64)
+    .option('--apns-port <port>', 'port of the local APNs server', positiveInt, 9444)
+    .action(async (opts: { dataDir: string; server: string; count: number; identities: number; sessions: number; apnsPort: number }) => {
+      const dataDir = path.resolve(opts.dataDir);
+      const outDir = path.join(dataDir, 'sim-apns');
+      mkdirSync(outDir, { recursive: true, mode: 0o700 });
+      const push = await createLocalPushCertificate({ topic: DEV_TOPIC });
+      const { identities } = await issueLocalIdentities(dataDir, Math.min(opts.identities, opts.count));
+      const fleet = await startSimFleet({ topic: DEV_TOPIC, identities, count: opts.count, pushClientCaPem: push.caPem, sessions: opts.sessions, apnsPort: opts.apnsPort });
+      writeFileSync(path.join(outDir, 'push-cert.pem'), push.certPem, { mode: 0o600 });
+      writeFileSync(path.join(outDir, 'push-key.pem'), push.keyPem, { mode: 0o600 });
+      writeFileSync(path.join(outDir, 'apns-ca.pem'), fleet.apns.caPem, { mode: 0o600 });
+      const out = process.stdout;
+      out.write(`local APNs server (not Apple's): ${fleet.apns.url}\n`);
+      out.write(`start the server with RAMPART_APNS_URL=${fleet.apns.url} RAMPART_APNS_CA_FILE=${path.join(outDir, 'apns-ca.pem')}\n`);
+      out.write(`then: rampart push cert upload --cert ${path.join(outDir, 'push-cert.pem')} --key ${path.join(outDir, 'push-key.pem')}\n`);
+      fleet.connectTo(opts.server, readFileSync(path.join(dataDir, 'tls', 'ca.pem'), 'utf8'));
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < fleet.devices.length) {
+          const d = fleet.devices[next++]!;
+          for (let attempt = 0; ; attempt++) {
+            try {
+              await fleet.enroll(d);
+              break;
+            } catch (e) {
+              if (attempt > 100) throw e;
+              await new Promise((r) => setTimeout(r, 1000));
+            }
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: opts.sessions }, worker));
+      out.write(`enrolled ${fleet.devices.length} devices; waiting for pushes (Ctrl-C to stop)\n`);
+      let last = '';
+      setInterval(() => {
+        const s = `pushes ${fleet.stats.pushes}  sessions ${fleet.stats.sessions}  commands answered ${fleet.stats.commands}  failures ${fleet.stats.failures}\n`;
+        if (s !== last) out.write(s);
+        last = s;
+      }, 5000);
     });
   return program;
 }

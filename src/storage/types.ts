@@ -147,6 +147,15 @@ export interface DeliverableCommand {
 
 export type RecordOutcome = 'recorded' | 'duplicate' | 'unknown';
 
+export interface EnqueueOptions {
+  /**
+   * Runs inside the enqueue transaction, after the queue rows are inserted
+   * (the push outbox uses it so queue rows and push intents commit together).
+   * The argument is the backend's transaction handle (a Kysely Transaction).
+   */
+  inTransaction?: (trx: unknown) => Promise<void>;
+}
+
 export interface CommandQueueStore {
   /**
    * Stores the command and a queue row for each device in one transaction.
@@ -155,7 +164,7 @@ export interface CommandQueueStore {
    * stored then either. A device listed twice is queued once. Concurrent
    * enqueues have no defined order relative to each other.
    */
-  enqueue(cmd: NewCommand, deviceIds: string[], now: string): Promise<void>;
+  enqueue(cmd: NewCommand, deviceIds: string[], now: string, opts?: EnqueueOptions): Promise<void>;
   getCommand(uuid: string): Promise<CommandRecord | undefined>;
   /**
    * Oldest deliverable entry for the device (by seq): status 'pending', or
@@ -185,6 +194,18 @@ export interface CommandQueueStore {
     result: { raw: Uint8Array; json: string; errorJson: string | null },
     now: string,
   ): Promise<RecordOutcome>;
+  /**
+   * recordResult() then next(), in ONE transaction: a connect request costs
+   * one durable commit instead of two. Same semantics as the two calls in turn.
+   */
+  recordResultAndNext(
+    deviceId: string,
+    uuid: string,
+    status: ResultStatus,
+    result: { raw: Uint8Array; json: string; errorJson: string | null },
+    opts: { skipNotNow: boolean },
+    now: string,
+  ): Promise<{ outcome: RecordOutcome; next: DeliverableCommand | undefined }>;
   /** Cancels a pending/not_now entry; false if it was already final or absent. */
   cancel(deviceId: string, uuid: string, now: string): Promise<boolean>;
   entry(deviceId: string, uuid: string): Promise<QueueEntry | undefined>;

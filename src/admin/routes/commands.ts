@@ -40,6 +40,7 @@ export const enqueueCommandRoute = defineRoute({
       payload: (body.payload ?? {}) as { [k: string]: JsonValue },
     };
     if (body.commandUuid !== undefined) input.commandUuid = body.commandUuid;
+    if (body.push !== undefined) input.push = body.push;
     return { status: 201, body: await services.commands.enqueue(actor!, input) };
   },
 });

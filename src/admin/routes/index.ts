@@ -6,6 +6,9 @@ import { cancelCommandRoute, commandResultRoute, commandStatusRoute, enqueueComm
 import { openApiRoute } from './openapi.ts';
 import { AUTHZ_ROUTES } from './authz.ts';
 import * as identity from './auth.ts';
+import { getPushCertificateRoute, uploadPushCertificateRoute } from './push.ts';
+import { addGroupMembersRoute, createGroupRoute, deleteGroupRoute, getGroupRoute, listGroupMembersRoute, listGroupsRoute, removeGroupMembersRoute } from './groups.ts';
+import { bulkCommandRoute, bulkProgressRoute } from './bulk.ts';
 
 /** "METHOD url" of the only routes reachable without a token. */
 export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([
@@ -62,4 +65,15 @@ export const ROUTES: readonly AnyRoute[] = [
   openApiRoute,
   ...AUTHZ_ROUTES,
   ...IDENTITY_ROUTES,
+  uploadPushCertificateRoute,
+  getPushCertificateRoute,
+  listGroupsRoute,
+  createGroupRoute,
+  getGroupRoute,
+  deleteGroupRoute,
+  listGroupMembersRoute,
+  addGroupMembersRoute,
+  removeGroupMembersRoute,
+  bulkCommandRoute,
+  bulkProgressRoute,
 ] as AnyRoute[];

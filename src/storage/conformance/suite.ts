@@ -274,6 +274,38 @@ export function runStorageConformance(name: string, open: OpenForTest): void {
         assert.equal(await s.queue.next('ghost', { skipNotNow: false }, at(40)), undefined);
       });
 
+      it('recordResultAndNext records and picks the next command in one call', async (s) => {
+        await devices(s, ['d1']);
+        for (const [n, u] of ['c1', 'c2'].entries()) await s.queue.enqueue(cmd(u), ['d1'], at(n));
+        const a = await s.queue.next('d1', { skipNotNow: true }, at(10));
+        assert.equal(a?.command.uuid, 'c1');
+        const r1 = await s.queue.recordResultAndNext('d1', 'c1', 'NotNow', RESULT, { skipNotNow: true }, at(11));
+        assert.equal(r1.outcome, 'recorded');
+        assert.equal(r1.next?.command.uuid, 'c2');
+        assert.equal(r1.next?.entry.deliveries, 1);
+        const r2 = await s.queue.recordResultAndNext('d1', 'c2', 'Acknowledged', RESULT, { skipNotNow: true }, at(12));
+        assert.equal(r2.outcome, 'recorded');
+        assert.equal(r2.next, undefined);
+        // A repeated report is a duplicate and still hands out what is due (the NotNow one, in a new session).
+        const r3 = await s.queue.recordResultAndNext('d1', 'c2', 'Acknowledged', RESULT, { skipNotNow: false }, at(13));
+        assert.equal(r3.outcome, 'duplicate');
+        assert.equal(r3.next?.command.uuid, 'c1');
+        const r4 = await s.queue.recordResultAndNext('d1', 'nope', 'Acknowledged', RESULT, { skipNotNow: true }, at(14));
+        assert.equal(r4.outcome, 'unknown');
+        assert.equal((await s.queue.entry('d1', 'c2'))?.status, 'acknowledged');
+        await rejectsWith(s.queue.recordResultAndNext('d1', 'c1', 'Bogus' as 'NotNow', RESULT, { skipNotNow: true }, at(15)), 'bad_request');
+      });
+
+      it('enqueue runs the inTransaction hook inside its transaction: a failing hook stores nothing', async (s) => {
+        await devices(s, ['d1']);
+        let ran = 0;
+        await s.queue.enqueue(cmd('c1'), ['d1'], T0, { inTransaction: async (trx) => { assert.ok(trx); ran++; } });
+        assert.equal(ran, 1);
+        await assert.rejects(s.queue.enqueue(cmd('c2'), ['d1'], T0, { inTransaction: async () => { throw new Error('hook failed'); } }), /hook failed/);
+        assert.equal(await s.queue.getCommand('c2'), undefined);
+        assert.equal(await s.queue.entry('d1', 'c2'), undefined);
+      });
+
       it('NotNow: skipped within a session, re-offered first afterwards', async (s) => {
         await devices(s, ['d1']);
         for (const [n, u] of ['c1', 'c2', 'c3'].entries()) await s.queue.enqueue(cmd(u), ['d1'], at(n));

@@ -1,7 +1,8 @@
 // Opens a pooled PostgreSQL connection through Kysely.
 
 import pg from 'pg';
-import { CompiledQuery, Kysely, PostgresDialect } from 'kysely';
+import { CompiledQuery, Kysely } from 'kysely';
+import { SchemaPostgresDialect } from './introspector.ts';
 
 export interface PostgresOptions {
   /** Connections in the pool (default 10). */
@@ -44,13 +45,13 @@ export function openPostgresDatabase<DB>(url: string, opts: PostgresOptions = {}
   // unhandled, that would crash the process. The pool drops the client itself.
   pool.on('error', () => {});
   const db = new Kysely<DB>({
-    dialect: new PostgresDialect({
+    dialect: new SchemaPostgresDialect({
       pool,
       onCreateConnection: async (conn) => {
         // The name is validated above; identifiers cannot be bound as parameters.
         await conn.executeQuery(CompiledQuery.raw(`set search_path to "${schema}"`));
       },
-    }),
+    }, schema),
   });
   let closing: Promise<void> | undefined;
   return {

@@ -24,6 +24,7 @@ import type {
   CommandQueueStore,
   CommandRecord,
   DeliverableCommand,
+  EnqueueOptions,
   NewCommand,
   Page,
   QueueEntry,
@@ -31,7 +32,7 @@ import type {
   RecordOutcome,
   ResultStatus,
 } from '../types.ts';
-import type { Backend, Db } from './backend.ts';
+import type { Backend, Db, Trx } from './backend.ts';
 import { idIn } from './devices.ts';
 import { bytesIn, bytesOut, bytesOutOrNull, isoIn, isoOut, isoOutOrNull, limitIn, numOut, textIn } from './map.ts';
 
@@ -84,6 +85,35 @@ function queueStatusIn(s: unknown): QueueStatus {
   return s as QueueStatus;
 }
 
+interface RecordInput {
+  id: string;
+  cmdUuid: string;
+  t: string;
+  to: QueueStatus;
+  raw: Uint8Array;
+  json: string;
+  errorJson: string | null;
+}
+
+function recordInput(
+  deviceId: string,
+  uuid: string,
+  status: ResultStatus,
+  result: { raw: Uint8Array; json: string; errorJson: string | null },
+  now: string,
+): RecordInput {
+  const id = idIn(deviceId);
+  const cmdUuid = idIn(uuid);
+  const t = isoIn(now);
+  if (!Object.prototype.hasOwnProperty.call(RESULT_STATUS, status)) throw badRequest('invalid status');
+  const to = RESULT_STATUS[status];
+  const raw = bytesIn(result.raw);
+  if (raw.byteLength > MAX_RESULT_BYTES) throw badRequest('result too large');
+  const json = textIn(result.json, MAX_RESULT_BYTES * 2);
+  const errorJson = result.errorJson === null ? null : textIn(result.errorJson, MAX_RESULT_BYTES);
+  return { id, cmdUuid, t, to, raw, json, errorJson };
+}
+
 const ENTRY_COLUMNS = [
   'q.seq', 'q.device_id', 'q.command_uuid', 'q.status', 'q.queued_at', 'q.deliveries', 'q.last_delivered_at',
   'q.result_at', 'q.result_raw', 'q.result_json', 'q.error_json', 'q.not_now_count', 'q.updated_at', 'c.request_type',
@@ -98,7 +128,7 @@ export class SqlQueueStore implements CommandQueueStore {
     this.#backend = backend;
   }
 
-  async enqueue(cmd: NewCommand, deviceIds: string[], now: string): Promise<void> {
+  async enqueue(cmd: NewCommand, deviceIds: string[], now: string, opts: EnqueueOptions = {}): Promise<void> {
     const t = isoIn(now);
     const uuid = idIn(cmd.uuid);
     const requestType = textIn(cmd.requestType, 256);
@@ -116,6 +146,7 @@ export class SqlQueueStore implements CommandQueueStore {
           .executeTakeFirst();
         if (inserted.numInsertedOrUpdatedRows !== 1n) throw conflict('command exists');
         if (ids.length > 0) await this.#backend.insertQueueRows(trx, uuid, ids, t);
+        if (opts.inTransaction) await opts.inTransaction(trx);
       });
     } catch (e) {
       const kind = dbErrorKind(e);
@@ -133,6 +164,13 @@ export class SqlQueueStore implements CommandQueueStore {
   async next(deviceId: string, opts: { skipNotNow: boolean }, now: string): Promise<DeliverableCommand | undefined> {
     const id = idIn(deviceId);
     const t = isoIn(now);
+    return this.#db.transaction().execute(async (trx) => {
+      await this.#backend.lockDevice(trx, id);
+      return this.#nextIn(trx, id, opts, t);
+    });
+  }
+
+  async #nextIn(trx: Trx, id: string, opts: { skipNotNow: boolean }, t: string): Promise<DeliverableCommand | undefined> {
     const statuses: QueueStatus[] = opts.skipNotNow ? ['pending'] : ['pending', 'not_now'];
     // Each status is one seek on (device_id, status, seq); an IN over both
     // could make a planner walk the device's whole history in seq order.
@@ -142,42 +180,39 @@ export class SqlQueueStore implements CommandQueueStore {
           select min(seq) as s from command_queue where device_id = ${id} and status = 'pending'
           union all
           select min(seq) as s from command_queue where device_id = ${id} and status = 'not_now') as m)`;
-    return this.#db.transaction().execute(async (trx) => {
-      await this.#backend.lockDevice(trx, id);
-      // The result of the chosen entry may be recorded (on another connection)
-      // between our SELECT and UPDATE; the UPDATE re-checks the status and we
-      // pick again, so an answered command is never handed out.
-      for (let attempt = 0; attempt < 8; attempt++) {
-        const r = await trx.selectFrom('command_queue as q')
-          .innerJoin('commands as c', 'c.uuid', 'q.command_uuid')
-          .select([...ENTRY_COLUMNS, 'c.payload', 'c.created_by', 'c.created_at'])
-          .where('q.device_id', '=', id)
-          .where(statusCond)
-          .orderBy('q.seq')
-          .limit(1)
-          .executeTakeFirst();
-        if (!r) return undefined;
-        const updated = await trx.updateTable('command_queue')
-          .set((eb) => ({ deliveries: eb('deliveries', '+', 1), last_delivered_at: t, updated_at: t }))
-          .where('seq', '=', r.seq)
-          .where('status', 'in', statuses)
-          .returning(['deliveries', 'status'])
-          .executeTakeFirst();
-        if (!updated) continue;
-        const entry = toEntry({ ...r, deliveries: updated.deliveries, status: updated.status, last_delivered_at: t, updated_at: t });
-        return {
-          entry,
-          command: toCommand({
-            uuid: r.command_uuid,
-            request_type: r.request_type,
-            payload: r.payload,
-            created_by: r.created_by,
-            created_at: r.created_at,
-          }),
-        };
-      }
-      throw new RampartError('unavailable', 'busy', 'queue entry kept changing during next()');
-    });
+    // The result of the chosen entry may be recorded (on another connection)
+    // between our SELECT and UPDATE; the UPDATE re-checks the status and we
+    // pick again, so an answered command is never handed out.
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const r = await trx.selectFrom('command_queue as q')
+        .innerJoin('commands as c', 'c.uuid', 'q.command_uuid')
+        .select([...ENTRY_COLUMNS, 'c.payload', 'c.created_by', 'c.created_at'])
+        .where('q.device_id', '=', id)
+        .where(statusCond)
+        .orderBy('q.seq')
+        .limit(1)
+        .executeTakeFirst();
+      if (!r) return undefined;
+      const updated = await trx.updateTable('command_queue')
+        .set((eb) => ({ deliveries: eb('deliveries', '+', 1), last_delivered_at: t, updated_at: t }))
+        .where('seq', '=', r.seq)
+        .where('status', 'in', statuses)
+        .returning(['deliveries', 'status'])
+        .executeTakeFirst();
+      if (!updated) continue;
+      const entry = toEntry({ ...r, deliveries: updated.deliveries, status: updated.status, last_delivered_at: t, updated_at: t });
+      return {
+        entry,
+        command: toCommand({
+          uuid: r.command_uuid,
+          request_type: r.request_type,
+          payload: r.payload,
+          created_by: r.created_by,
+          created_at: r.created_at,
+        }),
+      };
+    }
+    throw new RampartError('unavailable', 'busy', 'queue entry kept changing during next()');
   }
 
   async recordResult(
@@ -187,17 +222,30 @@ export class SqlQueueStore implements CommandQueueStore {
     result: { raw: Uint8Array; json: string; errorJson: string | null },
     now: string,
   ): Promise<RecordOutcome> {
-    const id = idIn(deviceId);
-    const cmdUuid = idIn(uuid);
-    const t = isoIn(now);
-    if (!Object.prototype.hasOwnProperty.call(RESULT_STATUS, status)) throw badRequest('invalid status');
-    const to = RESULT_STATUS[status];
-    const raw = bytesIn(result.raw);
-    if (raw.byteLength > MAX_RESULT_BYTES) throw badRequest('result too large');
-    const json = textIn(result.json, MAX_RESULT_BYTES * 2);
-    const errorJson = result.errorJson === null ? null : textIn(result.errorJson, MAX_RESULT_BYTES);
+    const input = recordInput(deviceId, uuid, status, result, now);
+    return this.#recordIn(this.#db, input);
+  }
 
-    const base = this.#db.updateTable('command_queue')
+  async recordResultAndNext(
+    deviceId: string,
+    uuid: string,
+    status: ResultStatus,
+    result: { raw: Uint8Array; json: string; errorJson: string | null },
+    opts: { skipNotNow: boolean },
+    now: string,
+  ): Promise<{ outcome: RecordOutcome; next: DeliverableCommand | undefined }> {
+    const input = recordInput(deviceId, uuid, status, result, now);
+    return this.#db.transaction().execute(async (trx) => {
+      await this.#backend.lockDevice(trx, input.id);
+      const outcome = await this.#recordIn(trx, input);
+      const next = await this.#nextIn(trx, input.id, opts, input.t);
+      return { outcome, next };
+    });
+  }
+
+  async #recordIn(db: Db | Trx, input: RecordInput): Promise<RecordOutcome> {
+    const { id, cmdUuid, t, to, raw, json, errorJson } = input;
+    const base = db.updateTable('command_queue')
       .where('device_id', '=', id)
       .where('command_uuid', '=', cmdUuid)
       // A device can only answer what it was handed.
@@ -221,7 +269,7 @@ export class SqlQueueStore implements CommandQueueStore {
         .where('status', 'in', ['pending', 'not_now', 'cancelled'])
         .executeTakeFirst();
     if (r.numUpdatedRows > 0n) return 'recorded';
-    const existing = await this.#db.selectFrom('command_queue').select(['status', 'deliveries'])
+    const existing = await db.selectFrom('command_queue').select(['status', 'deliveries'])
       .where('device_id', '=', id)
       .where('command_uuid', '=', cmdUuid)
       .executeTakeFirst();
