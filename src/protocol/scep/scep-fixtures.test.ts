@@ -91,7 +91,7 @@ async function pkijsSign(content: Uint8Array, certDer: Uint8Array, keyPem: strin
     ],
     certificates: [cert],
   });
-  await sd.sign(key, 0, a.digest, undefined, engine);
+  await sd.sign(key as unknown as CryptoKey, 0, a.digest, undefined, engine);
   const ci = new pkijs.ContentInfo({ contentType: '1.2.840.113549.1.7.2', content: sd.toSchema(true) });
   return new Uint8Array(ci.toSchema().toBER(false));
 }
