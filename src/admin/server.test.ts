@@ -23,6 +23,11 @@ const REQUIRED_PERMISSION: Record<string, string | null> = {
   'GET /api/v1/commands/:uuid/devices/:deviceId': 'commands.read',
   'DELETE /api/v1/commands/:uuid/devices/:deviceId': 'commands.cancel',
   'GET /api/v1/openapi.json': AUTHENTICATED,
+  'POST /api/v1/enrollment/invitations': 'enroll.invite',
+  'GET /api/v1/enrollment/invitations': 'enroll.invite',
+  'DELETE /api/v1/enrollment/invitations/:id': 'enroll.invite',
+  'GET /api/v1/ca': 'ca.read',
+  'POST /api/v1/ca/rotate': 'ca.manage',
 };
 
 /** A concrete URL for a route pattern. */

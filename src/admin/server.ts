@@ -90,6 +90,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
     installProfileBodyBytes: deps.limits?.installProfileBodyBytes ?? DEFAULT_BODY_BYTES,
   };
   const services: AdminServices = { devices: deps.devices, commands: deps.commands, health: deps.health };
+  if (deps.enrollment) services.enrollment = deps.enrollment;
   const { audit, auth } = deps;
 
   const app = Fastify({

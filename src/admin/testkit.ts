@@ -2,7 +2,7 @@
 // tamper-evident audit log (its own in-memory SQLite store), the real
 // services, command builder, authenticator and server. Used by the admin,
 // services and CLI tests.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import { AuditLog } from '../audit/log.ts';
 import { SqliteAuditStore } from '../audit/store-sqlite.ts';
@@ -20,6 +20,9 @@ import { createAuthenticator, createFirstAdmin, issueApiToken } from './tokens.t
 import { createAdminServer } from './server.ts';
 import type { AdminServerDeps, Authenticator, HealthReport } from './types.ts';
 import { buildCommand } from '../protocol/commands/build.ts';
+import { createCertificateAuthority } from '../pki/authority.ts';
+import { createKeyRing, createSecretBox } from '../keys/secret-box.ts';
+import { setupEnrollment } from '../enroll/setup.ts';
 
 /** The real audit log; `events` lists what it acknowledged, in order, for assertions. */
 export interface CollectedAudit extends AuditRecorder {
@@ -91,11 +94,19 @@ export async function createTestStack(opts: {
     onEnqueued: (deviceIds, commandUuid) => enqueued.push({ deviceIds, commandUuid }),
   });
   const auth = createAuthenticator({ tokens: storage.tokens, admins: storage.admins, now });
+  const ca = await createCertificateAuthority({ commonName: 'Test Enrollment CA', validityDays: 365, now: now(), keyAlgorithm: 'rsa-2048' });
+  const enrollment = await setupEnrollment({
+    opened, ca, sealer: createSecretBox(createKeyRing([{ id: 'k1', key: new Uint8Array(randomBytes(32)) }], 'k1')),
+    audit, lookup: audit.log, now, baseUrl: () => 'https://mdm.test', topic: () => 'com.apple.mgmt.External.test',
+    log: { warn: () => {}, error: () => {} },
+  });
+  audit.events.length = 0; // set-up events (the SCEP RA's creation) are not what tests assert on
   const app = await createAdminServer({
     devices,
     commands,
     auth,
     audit,
+    enrollment: { invitations: enrollment.invitations, ca: enrollment.ca },
     health: opts.health ?? (async () => ({ status: 'ok' })),
     ...(opts.limits ? { limits: opts.limits } : {}),
   });

@@ -5,6 +5,8 @@ import type { Static, TSchema } from 'typebox';
 import type { Logger } from 'pino';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { Actor, CommandService, DeviceService } from '../services/types.ts';
+import type { InvitationService } from '../enroll/invitations.ts';
+import type { CaService } from '../enroll/ca-admin.ts';
 
 export interface Credentials {
   /** The bearer token as presented (already stripped of "Bearer "). */
@@ -29,6 +31,8 @@ export interface AdminServices {
   devices: DeviceService;
   commands: CommandService;
   health: () => Promise<HealthReport>;
+  /** Invitations and the CA (src/enroll); the routes answer 503 without them. */
+  enrollment?: { invitations: InvitationService; ca: CaService };
 }
 
 export interface AdminServerDeps extends AdminServices {

@@ -15,6 +15,8 @@ import { createAuthenticator, createFirstAdmin } from '../admin/tokens.ts';
 import { buildCommand } from '../protocol/commands/build.ts';
 import { createDevelopmentTls } from './tls.ts';
 import { loadOrCreateCa } from './ca.ts';
+import { setupEnrollment } from '../enroll/setup.ts';
+import { applyPendingRotation } from '../enroll/ca-admin.ts';
 import { openKeys } from './keys.ts';
 import { openAudit, type OpenedAudit } from './audit.ts';
 import { createDevicePlane } from './device-plane.ts';
@@ -53,6 +55,9 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   const { storage } = opened;
   const audit: OpenedAudit = await openAudit(config, opened, keys.sealer, log);
 
+  if (await applyPendingRotation(storage.settings, now)) {
+    await audit.recorder.record({ action: 'ca.rotate.applied', actor: { type: 'system', id: 'rampart' }, outcome: 'success', target: { type: 'ca', id: 'enrollment' } });
+  }
   const { ca, created } = await loadOrCreateCa(
     { settings: storage.settings, sealer: keys.sealer, now },
     { commonName: config.dev ? 'Rampart Development Enrollment CA' : 'Rampart Enrollment CA', validityDays: 3650 },
@@ -64,6 +69,14 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     ? { certPem: readFileSync(config.tlsCertFile, 'utf8'), keyPem: readFileSync(config.tlsKeyFile!, 'utf8'), caPem: readFileSync(config.tlsCertFile, 'utf8') }
     : await createDevelopmentTls(config.dataDir, ca, now());
   const topic = (await storage.settings.get('push.topic')) ?? DEV_TOPIC;
+
+  const rejections = createRateCounter(20, 60_000);
+  let deviceBaseUrl = config.publicUrl;
+  const enrollment = await setupEnrollment({
+    opened, ca, sealer: keys.sealer, audit: audit.recorder, lookup: audit.log, now, log, rejections,
+    baseUrl: () => deviceBaseUrl,
+    topic: () => topic,
+  });
 
   const devices = createDeviceService({ devices: storage.devices, audit: audit.recorder });
   const commands = createCommandService({
@@ -88,6 +101,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     commands,
     auth: createAuthenticator({ tokens: storage.tokens, admins: storage.admins, now }),
     audit: audit.recorder,
+    enrollment: { invitations: enrollment.invitations, ca: enrollment.ca },
     logger: log,
     health: async () => {
       try {
@@ -108,18 +122,18 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     audit: audit.recorder,
     lookup: audit.log,
     sealer: keys.sealer,
-    trustAnchors: [ca.certDer],
+    trustAnchors: enrollment.trustAnchors,
     limits: { maxBodyBytes: config.maxBodyBytes, maxPlistDepth: config.maxPlistDepth },
     log,
     now,
     topic: () => topic,
+    identities: enrollment.device,
   });
-  const rejections = createRateCounter(20, 60_000);
   const init: InitMessage = {
     t: 'init',
     listen: config.deviceListen,
     tls: { certPem: tls.certPem, keyPem: tls.keyPem },
-    trustAnchors: [Buffer.from(ca.certDer).toString('base64')],
+    trustAnchors: enrollment.trustAnchors.map((c) => Buffer.from(c).toString('base64')),
     limits: { maxBodyBytes: config.maxBodyBytes, maxPlistDepth: config.maxPlistDepth },
     proxy: { clientCertHeader: config.proxyClientCertHeader ?? null, trusted: config.trustedProxies },
     coreTimeoutMs: 25_000,
@@ -141,6 +155,11 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
             log.error({ err: e instanceof Error ? e.message : 'unknown' }, 'device request failed');
             gateway.send({ t: 'response', id: m.id, status: 500 });
           },
+        );
+      } else if (m.t === 'enroll') {
+        enrollment.link.handleEnroll(m).then(
+          (r) => gateway.send(r),
+          () => gateway.send({ t: 'response', id: m.id, status: 500 }),
         );
       } else if (m.t === 'rejected') {
         link.handleRejection(m, rejections).catch(() => {});
@@ -175,6 +194,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     throw e;
   }
   const deviceHost = config.deviceListen.host.includes(':') ? `[${config.deviceListen.host}]` : config.deviceListen.host;
+  // A configured port 0 (tests) is only known now.
+  if (/:0$/.test(config.publicUrl)) deviceBaseUrl = `https://${deviceHost}:${devicePort}`;
   const adminHost = config.adminListen.host.includes(':') ? `[${config.adminListen.host}]` : config.adminListen.host;
   let stopped = false;
   return {

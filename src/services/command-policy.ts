@@ -62,6 +62,9 @@ export const KNOWN_SCOPES: readonly string[] = [
   PERMISSIONS.commandsSend,
   ...COMMAND_CLASSES.map((c) => `${PERMISSIONS.commandsSend}.${c}`),
   PERMISSIONS.commandsCancel,
+  'enroll.invite',
+  'ca.read',
+  'ca.manage',
 ];
 
 export function isKnownScope(scope: string): boolean {
