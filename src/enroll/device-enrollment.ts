@@ -58,6 +58,12 @@ export interface DeviceEnrollmentDeps {
   /** Summarises floods of refusals (audit writes per source and reason). */
   rejections?: { allow(key: string): boolean };
   log?: { warn(obj: object, msg: string): void };
+  /**
+   * Whether an EraseDevice was delivered to the device after it last
+   * enrolled: only then may a new invitation's identity take over its UDID
+   * (otherwise anyone holding an invitation could claim an enrolled device).
+   */
+  erasedSinceEnrollment: (deviceId: string) => Promise<boolean>;
 }
 
 export type RebindKind = 'renewal' | 're-enrollment';
@@ -305,7 +311,9 @@ export function createDeviceEnrollmentService(deps: DeviceEnrollmentDeps): Devic
       const issued = await store.getIssued(certSha256);
       if (!issued) return undefined;
       if (issued.renewalOf === deviceId) return 'renewal';
-      if (issued.invitationId !== null && (issued.boundDeviceId === null || issued.boundDeviceId === deviceId)) return 're-enrollment';
+      if (issued.invitationId === null) return undefined;
+      if (issued.boundDeviceId === deviceId) return 're-enrollment';
+      if (issued.boundDeviceId === null && (await deps.erasedSinceEnrollment(deviceId))) return 're-enrollment';
       return undefined;
     },
     async recordRenewed(deviceId, certSha256, previousCertSha256, ctx) {

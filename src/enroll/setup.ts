@@ -61,6 +61,12 @@ export async function setupEnrollment(d: {
     identityValidityDays: d.identityValidityDays ?? 365,
     ...(d.rejections ? { rejections: d.rejections } : {}),
     log: d.log,
+    erasedSinceEnrollment: async (deviceId) => {
+      const device = await d.opened.storage.devices.get(deviceId);
+      if (!device?.enrolledAt) return false;
+      const entries = await d.opened.storage.queue.entriesForDevice(deviceId, { limit: 500 });
+      return entries.some((e) => e.requestType === 'EraseDevice' && e.deliveries > 0 && e.lastDeliveredAt !== null && e.lastDeliveredAt > device.enrolledAt!);
+    },
   });
   return {
     store,

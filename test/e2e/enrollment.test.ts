@@ -128,12 +128,21 @@ test('renewal with the current identity; the device keeps working under the new 
   }
 });
 
-test('an erased device that enrolls again with the same UDID keeps its row and history', async () => {
+test('an erased device that enrolls again with the same UDID keeps its row and history; without an erase it cannot', async () => {
   const { device, enrolled } = await enrollSimDevice(server);
   const udid = device.udid;
   const r = await api(server, 'POST', '/api/v1/commands', { deviceIds: [udid], requestType: 'DeviceInformation', payload: { Queries: ['OSVersion'] } });
   assert.equal(r.status, 201);
   await device.connect();
+  // Someone else's invitation cannot take over an enrolled device's UDID.
+  const other = await enrollFromInvitation((await createInvitation(server)).url, { tlsCa });
+  const impostor = new SimDevice({ serverUrl: new URL(other.profile.mdm.serverUrl).origin, tlsCa, topic: other.profile.mdm.topic, identity: other.identity, udid });
+  assert.equal((await impostor.authenticate()).status, 401);
+  impostor.close();
+  // Erase it.
+  assert.equal((await api(server, 'POST', '/api/v1/commands', { deviceIds: [udid], requestType: 'EraseDevice', payload: {} })).status, 201);
+  await device.connect();
+  assert.equal(device.state.erased, true);
   device.close();
   const before = (await api(server, 'GET', `/api/v1/devices/${udid}/commands`)).json as { items: unknown[] };
   // Erased: a new invitation, a new identity, the same UDID.
@@ -145,7 +154,9 @@ test('an erased device that enrolls again with the same UDID keeps its row and h
     await reborn.enroll();
     const after = (await api(server, 'GET', `/api/v1/devices/${udid}/commands`)).json as { items: unknown[] };
     assert.equal(after.items.length, before.items.length);
-    assert.ok(auditActions().some((a) => a.action === 'device.authenticate' && a.actor_id === udid && a.outcome === 'success'));
+    const auth = auditActions().filter((a) => a.action === 'device.authenticate' && a.actor_id === udid);
+    assert.deepEqual(auth.map((a) => a.outcome), ['success', 'denied', 'success']);
+    assert.deepEqual((await reborn.connect()), []);
   } finally {
     reborn.close();
   }

@@ -26,6 +26,7 @@ export interface ServerProcess {
 }
 
 export async function startServerProcess(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ServerProcess> {
+  const freshDataDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'rampart-e2e-'));
   const child = spawn(process.execPath, [path.join(ROOT, 'src', 'cli', 'main.ts'), 'serve', '--dev'], {
     cwd: ROOT,
@@ -47,8 +48,10 @@ export async function startServerProcess(opts: { dataDir?: string; env?: Record<
   for (;;) {
     const device = /Device plane \(public\):\s+(https:\/\/\S+)/.exec(out);
     const admin = /Admin API \(loopback\):\s+(http:\/\/\S+)\/api\/v1/.exec(out);
-    if (device && admin) {
-      const token = /One-time credential[^\n]*\n\s+(rmp_\S+)/.exec(out)?.[1];
+    // A fresh data directory prints the first administrator's credential after the URLs
+    // (in another write, which may arrive later): wait for it too.
+    const token = /One-time credential[^\n]*\n\s+(rmp_\S+)\n/.exec(out)?.[1];
+    if (device && admin && (token !== undefined || !freshDataDir)) {
       return { child, dataDir, deviceUrl: device[1]!, adminUrl: admin[1]!, token, output: () => out, exited };
     }
     if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}:\n${out}`);
@@ -128,4 +131,15 @@ export async function enrollSimDevice(
   });
   if (checkin !== false) await device.enroll();
   return { device, enrolled, invitationId: id };
+}
+
+/** `n` device identities, each enrolled through its own invitation (profile + SCEP), and the TLS CA. */
+export async function enrolledIdentities(server: ServerProcess, n: number): Promise<{ identities: SimIdentity[]; caPem: string }> {
+  const caPem = tlsCaPem(server);
+  const identities: SimIdentity[] = [];
+  for (let i = 0; i < n; i++) {
+    const { url } = await createInvitation(server);
+    identities.push((await enrollFromInvitation(url, { tlsCa: caPem })).identity);
+  }
+  return { identities, caPem };
 }
