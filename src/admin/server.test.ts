@@ -78,6 +78,11 @@ const REQUIRED_PERMISSION: Record<string, string | null> = {
   'POST /api/v1/groups/:id/members/remove': 'groups.manage',
   'POST /api/v1/commands/bulk': 'commands.bulk',
   'GET /api/v1/commands/bulk/:id': 'commands.read',
+  'POST /api/v1/enrollment/invitations': 'enroll.invite',
+  'GET /api/v1/enrollment/invitations': 'enroll.invite',
+  'DELETE /api/v1/enrollment/invitations/:id': 'enroll.invite',
+  'GET /api/v1/ca': 'ca.read',
+  'POST /api/v1/ca/rotate': 'ca.manage',
 };
 
 /** A concrete URL for a route pattern. */

@@ -92,6 +92,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
   };
   const services: AdminServices = { devices: deps.devices, commands: deps.commands, health: deps.health, authz: deps.authz, ...(deps.push ? { push: deps.push } : {}), ...(deps.groups ? { groups: deps.groups } : {}), ...(deps.bulk ? { bulk: deps.bulk } : {}) };
   if (deps.identity) services.identity = deps.identity;
+  if (deps.enrollment) services.enrollment = deps.enrollment;
   const { audit, auth } = deps;
 
   const app = Fastify({

@@ -33,6 +33,8 @@ import type { IdentityConfig } from '../identity/config.ts';
 import type { ThrottlePolicy } from '../identity/throttle.ts';
 import type { IdpRoleSync } from '../identity/types.ts';
 import { createKeyRing, createSecretBox } from '../keys/secret-box.ts';
+import { createCertificateAuthority } from '../pki/authority.ts';
+import { setupEnrollment } from '../enroll/setup.ts';
 
 /** The real audit log; `events` lists what it acknowledged, in order, for assertions. */
 export interface CollectedAudit extends AuditRecorder {
@@ -145,6 +147,13 @@ export async function createTestStack(opts: {
     ...(opts.roleSync ? { oidcAllowHttpForTests: true } : {}),
   });
   const auth = identity.authenticator;
+  const ca = await createCertificateAuthority({ commonName: 'Test Enrollment CA', validityDays: 365, now: now(), keyAlgorithm: 'rsa-2048' });
+  const enrollment = await setupEnrollment({
+    opened, ca, sealer: createSecretBox(createKeyRing([{ id: 'k1', key: new Uint8Array(randomBytes(32)) }], 'k1')),
+    audit, lookup: audit.log, now, baseUrl: () => 'https://mdm.test', topic: () => 'com.apple.mgmt.External.test',
+    log: { warn: () => {}, error: () => {} },
+  });
+  audit.events.length = 0; // set-up events (the SCEP RA's creation) are not what tests assert on
   const app = await createAdminServer({
     devices,
     commands,
@@ -154,6 +163,7 @@ export async function createTestStack(opts: {
     audit,
     authz: { admins: authz.admins, roles: authz.roles, tokens: authz.tokens, approvals: authz.gate },
     ...(fleet ? { groups: fleet.groups, bulk: fleet.bulk } : {}),
+    enrollment: { invitations: enrollment.invitations, ca: enrollment.ca },
     health: opts.health ?? (async () => ({ status: 'ok' })),
     ...(opts.limits ? { limits: opts.limits } : {}),
   });

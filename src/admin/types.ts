@@ -11,6 +11,8 @@ import type { CookieRequest } from '../identity/sessions.ts';
 import type { PushCertService } from '../push/cert-service.ts';
 import type { GroupService } from '../groups/service.ts';
 import type { BulkService } from '../bulk/service.ts';
+import type { InvitationService } from '../enroll/invitations.ts';
+import type { CaService } from '../enroll/ca-admin.ts';
 
 export interface Credentials {
   /** The bearer token as presented (already stripped of "Bearer "). */
@@ -45,6 +47,8 @@ export interface AdminServices {
   groups?: GroupService;
   /** Fleet-wide and group actions (absent: 404). */
   bulk?: BulkService;
+  /** Invitations and the CA (src/enroll); the routes answer 503 without them. */
+  enrollment?: { invitations: InvitationService; ca: CaService };
 }
 
 export interface AdminServerDeps extends AdminServices {

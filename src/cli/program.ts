@@ -14,6 +14,7 @@ import { registerLoginCommands, savedSessionToken } from './login.ts';
 import type { Prompt } from './login.ts';
 import { registerPushCommands } from './push.ts';
 import { registerFleetCommands } from './fleet.ts';
+import { registerEnrollmentCommands } from './enroll.ts';
 
 export interface CliIo {
   stdout: { write(s: string): unknown };
@@ -260,6 +261,7 @@ export function createProgram(io: CliIo): Command {
   registerAuthzCommands(program, { withApi, client, out, err: (s) => void io.stderr.write(s), json });
   registerPushCommands(program, { withApi, client, out, json });
   registerFleetCommands(program, { withApi, client, out, json });
+  registerEnrollmentCommands(program, { withApi, client, out, json });
   return program;
 }
 

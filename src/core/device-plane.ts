@@ -8,6 +8,7 @@ import { createCheckinService, type Sealer } from '../services/checkin.ts';
 import { createConnectService } from '../services/connect.ts';
 import { createInventoryService } from '../services/inventory.ts';
 import type { Storage } from '../storage/types.ts';
+import type { IdentityRebinder } from '../services/device-identity.ts';
 import { createGatewayLink, type GatewayLink, type GatewayLinkDeps } from './gateway-link.ts';
 
 export interface DevicePlaneDeps {
@@ -22,13 +23,16 @@ export interface DevicePlaneDeps {
   now: () => Date;
   /** The push topic; Authenticate and TokenUpdate with another topic are refused. */
   topic: () => string | undefined;
+  /** Enrollment's say on renewed and re-enrolled identities (src/enroll). */
+  identities?: IdentityRebinder;
 }
 
 export function createDevicePlane(d: DevicePlaneDeps): GatewayLink {
   const { devices, queue } = d.storage;
   const inventory = createInventoryService({ devices, now: d.now, toJson: plistToJson });
-  const checkin = createCheckinService({ devices, audit: d.audit, lookup: d.lookup, sealer: d.sealer, now: d.now, topic: d.topic });
-  const connect = createConnectService({ devices, queue, inventory, audit: d.audit, lookup: d.lookup, now: d.now, toJson: plistToJson });
+  const identities = d.identities ? { identities: d.identities } : {};
+  const checkin = createCheckinService({ devices, audit: d.audit, lookup: d.lookup, sealer: d.sealer, now: d.now, topic: d.topic, ...identities });
+  const connect = createConnectService({ devices, queue, inventory, audit: d.audit, lookup: d.lookup, now: d.now, toJson: plistToJson, ...identities });
   const verifier = createCmsVerifier({ trustAnchors: d.trustAnchors });
   return createGatewayLink({
     verifier: {

@@ -16,6 +16,8 @@ import { createAuthenticator, createFirstAdmin } from '../admin/tokens.ts';
 import { buildCommand } from '../protocol/commands/build.ts';
 import { createDevelopmentTls } from './tls.ts';
 import { loadOrCreateCa } from './ca.ts';
+import { setupEnrollment } from '../enroll/setup.ts';
+import { applyPendingRotation } from '../enroll/ca-admin.ts';
 import { openKeys } from './keys.ts';
 import { openAudit, type OpenedAudit } from './audit.ts';
 import { openPush } from './push.ts';
@@ -60,6 +62,9 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   const { storage } = opened;
   const audit: OpenedAudit = await openAudit(config, opened, keys.sealer, log);
 
+  if (await applyPendingRotation(storage.settings, now)) {
+    await audit.recorder.record({ action: 'ca.rotate.applied', actor: { type: 'system', id: 'rampart' }, outcome: 'success', target: { type: 'ca', id: 'enrollment' } });
+  }
   const { ca, created } = await loadOrCreateCa(
     { settings: storage.settings, sealer: keys.sealer, now },
     { commonName: config.dev ? 'Rampart Development Enrollment CA' : 'Rampart Enrollment CA', validityDays: 3650 },
@@ -72,6 +77,14 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     : await createDevelopmentTls(config.dataDir, ca, now());
   const topic = (await storage.settings.get('push.topic')) ?? DEV_TOPIC;
   const push = await openPush({ opened, sealer: keys.sealer, audit: audit.recorder, log, now });
+
+  const rejections = createRateCounter(20, 60_000);
+  let deviceBaseUrl = config.publicUrl;
+  const enrollment = await setupEnrollment({
+    opened, ca, sealer: keys.sealer, audit: audit.recorder, lookup: audit.log, now, log, rejections,
+    baseUrl: () => deviceBaseUrl,
+    topic: () => topic,
+  });
 
   // Device groups open after the command service; role assignments limited to groups ask them lazily.
   const membership: { groups?: GroupMembership } = {};
@@ -147,6 +160,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     auth: identity.authenticator,
     audit: audit.recorder,
     authz: { admins: authz.admins, roles: authz.roles, tokens: authz.tokens, approvals: authz.gate },
+    enrollment: { invitations: enrollment.invitations, ca: enrollment.ca },
     logger: log,
     push: push.certs,
     groups: fleet.groups,
@@ -171,18 +185,18 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     audit: audit.recorder,
     lookup: audit.log,
     sealer: keys.sealer,
-    trustAnchors: [ca.certDer],
+    trustAnchors: enrollment.trustAnchors,
     limits: { maxBodyBytes: config.maxBodyBytes, maxPlistDepth: config.maxPlistDepth },
     log,
     now,
     topic: () => topic,
+    identities: enrollment.device,
   });
-  const rejections = createRateCounter(20, 60_000);
   const init: InitMessage = {
     t: 'init',
     listen: config.deviceListen,
     tls: { certPem: tls.certPem, keyPem: tls.keyPem },
-    trustAnchors: [Buffer.from(ca.certDer).toString('base64')],
+    trustAnchors: enrollment.trustAnchors.map((c) => Buffer.from(c).toString('base64')),
     limits: { maxBodyBytes: config.maxBodyBytes, maxPlistDepth: config.maxPlistDepth },
     proxy: { clientCertHeader: config.proxyClientCertHeader ?? null, trusted: config.trustedProxies },
     coreTimeoutMs: 25_000,
@@ -204,6 +218,11 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
             log.error({ err: e instanceof Error ? e.message : 'unknown' }, 'device request failed');
             gateway.send({ t: 'response', id: m.id, status: 500 });
           },
+        );
+      } else if (m.t === 'enroll') {
+        enrollment.link.handleEnroll(m).then(
+          (r) => gateway.send(r),
+          () => gateway.send({ t: 'response', id: m.id, status: 500 }),
         );
       } else if (m.t === 'rejected') {
         link.handleRejection(m, rejections).catch(() => {});
@@ -241,6 +260,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     throw e;
   }
   const deviceHost = config.deviceListen.host.includes(':') ? `[${config.deviceListen.host}]` : config.deviceListen.host;
+  // A configured port 0 (tests) is only known now.
+  if (/:0$/.test(config.publicUrl)) deviceBaseUrl = `https://${deviceHost}:${devicePort}`;
   const adminHost = config.adminListen.host.includes(':') ? `[${config.adminListen.host}]` : config.adminListen.host;
   let stopped = false;
   return {

@@ -8,6 +8,8 @@ import type { DeviceIdentityProof, MdmRequest, Rejection, ResponseMessage } from
 import { statusText } from '../lib/status-text.ts';
 import { decodeSignatureHeader } from '../protocol/cms/verify.ts';
 import { matchDeviceRoute, type DeviceRouteName } from './routes.ts';
+import { matchEnrollmentRoute, type EnrollmentRoute } from './enroll-routes.ts';
+import { EnrollRefusal, enrollmentRequest, MAX_PKI_MESSAGE_BYTES, type EnrollmentDeps } from './enroll-handler.ts';
 
 /** The pure protocol operations the gateway needs (wired in main.ts). */
 export interface GatewayProtocol {
@@ -30,6 +32,8 @@ export interface GatewayDeps {
   protocol: GatewayProtocol;
   forward(req: Omit<MdmRequest, 'id' | 't'>): Promise<ResponseMessage>;
   reject(r: Omit<Rejection, 't'>): void;
+  /** Enrollment (SCEP, profile download) forwarding; the routes answer 404 without it. */
+  forwardEnroll?: EnrollmentDeps['forwardEnroll'];
 }
 
 
@@ -142,10 +146,38 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8A
 }
 
 export function createRequestHandler(deps: GatewayDeps, opts: GatewayOptions) {
+  async function handleEnrollment(route: EnrollmentRoute, req: IncomingMessage, res: ServerResponse, requestId: string, source: string): Promise<void> {
+    const endpoint = route.kind === 'profile' ? 'enroll' : 'scep';
+    try {
+      const body = await readBody(req, MAX_PKI_MESSAGE_BYTES);
+      let fields;
+      try {
+        fields = enrollmentRequest(route, body);
+      } catch (e) {
+        throw e instanceof EnrollRefusal ? new Refusal(e.status, e.reason) : new Refusal(400, 'bad_request');
+      }
+      const answer = await deps.forwardEnroll!({ requestId, source, ...fields });
+      setCommonHeaders(res);
+      res.setHeader('X-Request-Id', requestId);
+      const out = answer.body ? Buffer.from(answer.body, 'base64') : Buffer.alloc(0);
+      const headers: Record<string, string | number> = { 'Content-Length': out.length };
+      if (answer.contentType) headers['Content-Type'] = answer.contentType;
+      res.writeHead(answer.status, headers);
+      res.end(out);
+    } catch (e) {
+      const r = e instanceof Refusal ? e : new Refusal(503, 'core_unavailable');
+      deps.reject({ endpoint, reason: r.reason, status: r.status, source, requestId });
+      if (!req.complete) req.resume();
+      sendFixed(res, r.status, requestId);
+    }
+  }
+
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = newRequestId();
     const source = req.socket.remoteAddress ?? 'unknown';
     const route = matchDeviceRoute(req.method, req.url);
+    const enrollRoute = route || !deps.forwardEnroll ? undefined : matchEnrollmentRoute(req.method, req.url);
+    if (enrollRoute) return handleEnrollment(enrollRoute, req, res, requestId, source);
     if (!route) {
       req.resume();
       sendFixed(res, 404, requestId);

@@ -1,6 +1,6 @@
 // Request/response correlation over the IPC channel to the core, with a
 // deadline: a core that does not answer in time yields a 503, never a hang.
-import type { MdmRequest, ResponseMessage } from '../ipc/messages.ts';
+import type { EnrollRequest, MdmRequest, ResponseMessage } from '../ipc/messages.ts';
 
 export interface IpcChannel {
   send(message: unknown): void;
@@ -9,19 +9,25 @@ export interface IpcChannel {
 export function createIpcClient(channel: IpcChannel, timeoutMs: number, maxPending = 10_000) {
   let nextId = 1;
   const pending = new Map<number, { resolve: (r: ResponseMessage) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  function send(t: 'mdm' | 'enroll', req: object): Promise<ResponseMessage> {
+    if (pending.size >= maxPending) return Promise.reject(new Error('too many pending requests'));
+    const id = nextId++;
+    if (nextId > Number.MAX_SAFE_INTEGER) nextId = 1;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error('core timeout'));
+      }, timeoutMs);
+      pending.set(id, { resolve, reject, timer });
+      channel.send({ t, id, ...req });
+    });
+  }
   return {
     request(req: Omit<MdmRequest, 'id' | 't'>): Promise<ResponseMessage> {
-      if (pending.size >= maxPending) return Promise.reject(new Error('too many pending requests'));
-      const id = nextId++;
-      if (nextId > Number.MAX_SAFE_INTEGER) nextId = 1;
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          pending.delete(id);
-          reject(new Error('core timeout'));
-        }, timeoutMs);
-        pending.set(id, { resolve, reject, timer });
-        channel.send({ t: 'mdm', id, ...req });
-      });
+      return send('mdm', req);
+    },
+    enroll(req: Omit<EnrollRequest, 'id' | 't'>): Promise<ResponseMessage> {
+      return send('enroll', req);
     },
     /** Feed a response from the core; unknown or malformed responses are dropped. */
     onResponse(msg: ResponseMessage): void {

@@ -32,6 +32,7 @@ function start(init: InitMessage): void {
     {
       protocol,
       forward: (req) => ipc.request(req),
+      forwardEnroll: (req) => ipc.enroll(req),
       reject: (r) => send({ t: 'rejected', ...r }),
     },
     {

@@ -35,6 +35,23 @@ export const MdmRequest = Type.Object(
 );
 export type MdmRequest = Static<typeof MdmRequest>;
 
+/** An enrollment request (SCEP operation or profile download), checked for size and shape only. */
+export const EnrollRequest = Type.Object(
+  {
+    t: Type.Literal('enroll'),
+    id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+    requestId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+    source: Type.String({ maxLength: 64 }),
+    op: Type.Union([Type.Literal('GetCACaps'), Type.Literal('GetCACert'), Type.Literal('PKIOperation'), Type.Literal('profile')]),
+    /** PKIOperation: the DER pkiMessage, base64 (at most 64 KiB decoded). */
+    body: Type.Optional(Base64(Math.ceil((64 * 1024) / 3) * 4)),
+    /** profile: the invitation token. */
+    token: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' })),
+  },
+  { additionalProperties: false },
+);
+export type EnrollRequest = Static<typeof EnrollRequest>;
+
 /** A request the gateway refused before it reached the core: for the audit log and detection. */
 export const Rejection = Type.Object(
   {
@@ -55,7 +72,7 @@ export const Ready = Type.Object(
 );
 export type Ready = Static<typeof Ready>;
 
-export const GatewayMessage = Type.Union([MdmRequest, Rejection, Ready]);
+export const GatewayMessage = Type.Union([MdmRequest, EnrollRequest, Rejection, Ready]);
 export type GatewayMessage = Static<typeof GatewayMessage>;
 
 /** Core → gateway: configuration at start (public material and the TLS key only). */

@@ -3,7 +3,7 @@ import type { AuditLookup, AuditRecorder } from '../audit/types.ts';
 import { buildPlist } from '../protocol/plist/index.ts';
 import { RampartError, badRequest } from '../lib/errors.ts';
 import type { DevicePatch, DeviceStore } from '../storage/types.ts';
-import { EMPTY_OK, deviceEvent, requireBoundDevice, type MdmReply, type RequestContext } from './device-identity.ts';
+import { EMPTY_OK, deviceEvent, requireBoundDevice, type IdentityRebinder, type MdmReply, type RequestContext } from './device-identity.ts';
 
 export interface Sealer {
   seal(plaintext: Uint8Array, aad: string): Uint8Array;
@@ -49,6 +49,8 @@ export interface CheckinServiceDeps {
   now: () => Date;
   /** The push topic of this server's APNs certificate; a mismatch is refused when set. */
   topic?: () => string | undefined;
+  /** Enrollment's say on identity changes (renewal, re-enrollment); absent = never. */
+  identities?: IdentityRebinder;
 }
 
 export const unlockTokenAad = (deviceId: string): string => `unlock-token:${deviceId}`;
@@ -58,6 +60,7 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 export function createCheckinService(deps: CheckinServiceDeps) {
   const { devices, audit, sealer } = deps;
+  const boundDeps = { devices, audit, identities: deps.identities };
   const iso = (): string => deps.now().toISOString();
 
   function checkTopic(topic: string): void {
@@ -96,21 +99,25 @@ export function createCheckinService(deps: CheckinServiceDeps) {
         if (!(e instanceof RampartError && e.code === 'conflict')) throw e;
         return authenticate(m, ctx);
       }
+      await deps.identities?.bound(m.deviceId, ctx.certSha256);
       return EMPTY_OK;
     }
     const sameIdentity = existing.identityCertSha256 === ctx.certSha256;
-    // A device that checked out (or was erased) may enroll again with a new
-    // identity; an enrolled device may not switch certificates.
-    if (!sameIdentity && existing.status !== 'checked_out') {
+    // A device that checked out may enroll again with a new identity; an
+    // enrolled device may switch certificates only to one that enrollment
+    // issued for this purpose (a renewal, or a new invitation's identity for
+    // an erased device coming back with the same UDID: same row, same history).
+    const rebind = sameIdentity || existing.status === 'checked_out' ? undefined : await deps.identities?.mayRebind(m.deviceId, ctx.certSha256);
+    if (!sameIdentity && existing.status !== 'checked_out' && rebind === undefined) {
       await record('denied', { reason: 'identity_mismatch', boundCertSha256: existing.identityCertSha256 ?? '' });
       throw new RampartError('unauthorized', 'unauthorized', 'authenticate with a different certificate for an enrolled device');
     }
-    await record('success', { enrollment: sameIdentity ? 'repeat' : 're-enrollment' });
+    await record('success', { enrollment: sameIdentity ? 'repeat' : rebind ?? 're-enrollment' });
     await devices.update(
       m.deviceId,
       {
         ...inventory,
-        status: sameIdentity && existing.status !== 'checked_out' ? existing.status : 'authenticated',
+        status: (sameIdentity || rebind === 'renewal') && existing.status !== 'checked_out' ? existing.status : 'authenticated',
         topic: m.topic,
         identityCertSha256: ctx.certSha256,
         checkedOutAt: null,
@@ -118,12 +125,13 @@ export function createCheckinService(deps: CheckinServiceDeps) {
       },
       now,
     );
+    if (!sameIdentity) await deps.identities?.bound(m.deviceId, ctx.certSha256);
     return EMPTY_OK;
   }
 
   async function tokenUpdate(m: Extract<CheckinInput, { type: 'TokenUpdate' }>, ctx: RequestContext): Promise<MdmReply> {
     checkTopic(m.topic);
-    const device = await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.token_update', { allowAuthenticated: true });
+    const device = await requireBoundDevice(boundDeps, m.deviceId, ctx, 'device.token_update', { allowAuthenticated: true });
     const now = iso();
     const first = device.status === 'authenticated';
     const patch: DevicePatch = {
@@ -149,7 +157,7 @@ export function createCheckinService(deps: CheckinServiceDeps) {
   }
 
   async function checkOut(m: Extract<CheckinInput, { type: 'CheckOut' }>, ctx: RequestContext): Promise<MdmReply> {
-    const device = await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.checkout', { allowAuthenticated: true });
+    const device = await requireBoundDevice(boundDeps, m.deviceId, ctx, 'device.checkout', { allowAuthenticated: true });
     const now = iso();
     // On record before the state change; a retry after a crash in between finds it.
     const since = device.enrolledAt ?? device.createdAt;
@@ -161,7 +169,7 @@ export function createCheckinService(deps: CheckinServiceDeps) {
   }
 
   async function setBootstrapToken(m: Extract<CheckinInput, { type: 'SetBootstrapToken' }>, ctx: RequestContext): Promise<MdmReply> {
-    await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.bootstrap_token.set', { allowAuthenticated: false });
+    await requireBoundDevice(boundDeps, m.deviceId, ctx, 'device.bootstrap_token.set', { allowAuthenticated: false });
     const now = iso();
     const sealed = m.bootstrapToken && m.bootstrapToken.length > 0 ? sealer.seal(m.bootstrapToken, bootstrapTokenAad(m.deviceId)) : null;
     await audit.record(deviceEvent(m.deviceId, ctx, 'device.bootstrap_token.set', 'success', { cleared: sealed === null }));
@@ -170,7 +178,7 @@ export function createCheckinService(deps: CheckinServiceDeps) {
   }
 
   async function getBootstrapToken(m: Extract<CheckinInput, { type: 'GetBootstrapToken' }>, ctx: RequestContext): Promise<MdmReply> {
-    const device = await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.bootstrap_token.get', { allowAuthenticated: false });
+    const device = await requireBoundDevice(boundDeps, m.deviceId, ctx, 'device.bootstrap_token.get', { allowAuthenticated: false });
     const token = device.bootstrapTokenSealed ? sealer.open(device.bootstrapTokenSealed, bootstrapTokenAad(m.deviceId)) : undefined;
     await audit.record(deviceEvent(m.deviceId, ctx, 'device.bootstrap_token.get', 'success', { present: token !== undefined }));
     return {
@@ -195,12 +203,12 @@ export function createCheckinService(deps: CheckinServiceDeps) {
           return getBootstrapToken(m, ctx);
         case 'UserAuthenticate':
           // No user channels yet: Apple documents 410 as "the server does not support user channels".
-          await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.user_authenticate', { allowAuthenticated: false });
+          await requireBoundDevice(boundDeps, m.deviceId, ctx, 'device.user_authenticate', { allowAuthenticated: false });
           return { status: 410, contentType: 'text/plain; charset=utf-8', body: Buffer.from('user channels are not supported\n') };
         case 'DeclarativeManagement':
         case 'GetToken':
           // Audit actions are lower-case dotted names: "device.DeclarativeManagement" would be refused by the log.
-          await requireBoundDevice({ devices, audit }, m.deviceId, ctx, m.type === 'GetToken' ? 'device.get_token' : 'device.declarative_management', {
+          await requireBoundDevice(boundDeps, m.deviceId, ctx, m.type === 'GetToken' ? 'device.get_token' : 'device.declarative_management', {
             allowAuthenticated: false,
           });
           return { status: 501, contentType: 'text/plain; charset=utf-8', body: Buffer.from(`${m.type} is not supported by this server\n`) };

@@ -4,7 +4,7 @@
 import type { AuditLookup, AuditRecorder, JsonValue } from '../audit/types.ts';
 import type { PlistDict, PlistValue } from '../protocol/plist/index.ts';
 import type { CommandQueueStore, DeviceStore, ResultStatus } from '../storage/types.ts';
-import { EMPTY_OK, requireBoundDevice, type MdmReply, type RequestContext } from './device-identity.ts';
+import { EMPTY_OK, requireBoundDevice, type IdentityRebinder, type MdmReply, type RequestContext } from './device-identity.ts';
 import type { InventoryService } from './inventory.ts';
 
 export interface ConnectInput {
@@ -28,6 +28,8 @@ export interface ConnectServiceDeps {
   toJson: (v: PlistValue) => JsonValue;
   /** lastSeenAt is written at most this often per device (ms). */
   lastSeenResolutionMs?: number;
+  /** Enrollment's say on renewed identities; absent = never. */
+  identities?: IdentityRebinder;
 }
 
 export function createConnectService(deps: ConnectServiceDeps) {
@@ -66,7 +68,7 @@ export function createConnectService(deps: ConnectServiceDeps) {
 
   return {
     async handle(m: ConnectInput, ctx: RequestContext): Promise<MdmReply> {
-      const device = await requireBoundDevice({ devices, audit }, m.deviceId, ctx, 'device.connect', { allowAuthenticated: false });
+      const device = await requireBoundDevice({ devices, audit, identities: deps.identities }, m.deviceId, ctx, 'device.connect', { allowAuthenticated: false });
       const nowDate = deps.now();
       const now = nowDate.toISOString();
       if (!device.lastSeenAt || nowDate.getTime() - Date.parse(device.lastSeenAt) >= resolution) {

@@ -40,8 +40,22 @@ export function deviceEvent(
   return e;
 }
 
+/**
+ * Lets a device switch to a new identity certificate that the enrollment
+ * service issued for it (src/enroll): a renewal (RenewalReq signed by the
+ * device's current identity) on any request, or a re-enrollment of an erased
+ * device (same UDID, identity from a new invitation) at Authenticate.
+ */
+export interface IdentityRebinder {
+  mayRebind(deviceId: string, certSha256: string): Promise<'renewal' | 're-enrollment' | undefined>;
+  /** Puts the switch to a renewed identity on record (once, across retries). */
+  recordRenewed(deviceId: string, certSha256: string, previousCertSha256: string | null, ctx: Pick<RequestContext, 'source' | 'requestId'>): Promise<void>;
+  /** A device authenticated with this identity. */
+  bound(deviceId: string, certSha256: string): Promise<void>;
+}
+
 export async function requireBoundDevice(
-  deps: { devices: DeviceStore; audit: AuditRecorder },
+  deps: { devices: DeviceStore; audit: AuditRecorder; identities?: IdentityRebinder | undefined },
   deviceId: string,
   ctx: RequestContext,
   action: string,
@@ -53,7 +67,17 @@ export async function requireBoundDevice(
     throw unauthorized('unauthorized', `${action}: ${reason}`);
   };
   if (!device) return deny('unknown_device');
-  if (device.identityCertSha256 !== ctx.certSha256) return deny('identity_mismatch');
+  if (device.identityCertSha256 !== ctx.certSha256) {
+    if (device.status === 'checked_out' || !deps.identities || (await deps.identities.mayRebind(deviceId, ctx.certSha256)) !== 'renewal') {
+      return deny('identity_mismatch');
+    }
+    // A renewed identity: on record first, then bound.
+    await deps.identities.recordRenewed(deviceId, ctx.certSha256, device.identityCertSha256, ctx);
+    const at = new Date().toISOString();
+    await deps.devices.update(deviceId, { identityCertSha256: ctx.certSha256 }, at);
+    await deps.identities.bound(deviceId, ctx.certSha256);
+    device.identityCertSha256 = ctx.certSha256;
+  }
   if (device.status === 'checked_out') return deny('checked_out');
   if (device.status === 'authenticated' && !opts.allowAuthenticated) return deny('not_enrolled');
   return device;

@@ -1,11 +1,20 @@
 // rampart-sim: simulated Apple devices against a running Rampart server.
-//   rampart-sim run --data-dir ./data --count 5 [--server https://127.0.0.1:8443] [--interval 10]
-// Enrolls the devices (Authenticate, TokenUpdate), then polls /mdm/connect
-// every interval and answers the commands it is handed, printing each one.
+//   RAMPART_TOKEN=rmp_... rampart-sim run --count 5 [--admin http://127.0.0.1:9443] [--tls-ca data/tls/ca.pem]
+//   rampart-sim run --invite https://host/enroll/<token> [--invite ...]
+// Each device enrolls as an Apple device does: an invitation URL (created
+// through the admin API with RAMPART_TOKEN, or given with --invite), the
+// signed profile, SCEP, then Authenticate and TokenUpdate. Then it polls
+// /mdm/connect every interval and answers the commands it is handed.
+//   rampart-sim fleet --data-dir ./data --count 10000
+// Tens of thousands of devices in one process for load tests: they share a
+// pool of identities issued from the installation's own CA (not SCEP), host a
+// local APNs server, and connect only when their push arrives.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { createApiClient } from '../cli/client.ts';
 import { SimDevice } from './device.ts';
+import { enrollFromInvitation } from './enroll.ts';
 import { issueLocalIdentities } from './identities.ts';
 import { startSimFleet } from './fleet.ts';
 import { createLocalPushCertificate } from '../push/local-apns.ts';
@@ -22,19 +31,29 @@ export function createSimProgram(): Command {
   const program = new Command('rampart-sim').description('simulated Apple devices for a Rampart server');
   program
     .command('run')
-    .description('enroll devices and answer their commands')
-    .requiredOption('--data-dir <dir>', "the server's data directory (its CA issues the device identities)")
-    .option('--server <url>', 'device-plane URL', 'https://127.0.0.1:8443')
-    .option('--count <n>', 'number of devices', positiveInt, 1)
+    .description('enroll devices through invitations and answer their commands')
+    .option('--invite <url>', 'an invitation URL (repeatable; one device each)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--admin <url>', 'admin API to create invitations with RAMPART_TOKEN', 'http://127.0.0.1:9443')
+    .option('--tls-ca <file>', "PEM of the CA that signed the server's TLS certificate", 'data/tls/ca.pem')
+    .option('--count <n>', 'number of devices when creating invitations', positiveInt, 1)
     .option('--interval <seconds>', 'seconds between connects', positiveInt, 10)
     .option('--once', 'connect once and exit', false)
-    .action(async (opts: { dataDir: string; server: string; count: number; interval: number; once: boolean }) => {
-      const dataDir = path.resolve(opts.dataDir);
-      const { identities } = await issueLocalIdentities(dataDir, opts.count);
-      const tlsCa = readFileSync(path.join(dataDir, 'tls', 'ca.pem'), 'utf8');
-      const devices = identities.map((identity) => new SimDevice({ serverUrl: opts.server, tlsCa, topic: DEV_TOPIC, identity }));
-      for (const d of devices) {
+    .action(async (opts: { invite: string[]; admin: string; tlsCa: string; count: number; interval: number; once: boolean }) => {
+      const tlsCa = readFileSync(opts.tlsCa, 'utf8');
+      let urls = opts.invite;
+      if (urls.length === 0) {
+        const token = process.env.RAMPART_TOKEN;
+        if (!token) throw new Error('give --invite URLs, or RAMPART_TOKEN to create invitations through the admin API');
+        const api = createApiClient({ url: opts.admin, token });
+        urls = [];
+        for (let i = 0; i < opts.count; i++) urls.push((await api.post<{ url: string }>('/api/v1/enrollment/invitations', {})).url);
+      }
+      const devices: SimDevice[] = [];
+      for (const url of urls) {
+        const enrolled = await enrollFromInvitation(url, { tlsCa });
+        const d = new SimDevice({ serverUrl: new URL(enrolled.profile.mdm.serverUrl).origin, tlsCa, topic: enrolled.profile.mdm.topic, identity: enrolled.identity });
         await d.enroll();
+        devices.push(d);
         process.stdout.write(`enrolled ${d.udid} (serial ${d.state.serialNumber})\n`);
       }
       for (;;) {

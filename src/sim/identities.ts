@@ -1,6 +1,8 @@
-// Device identities for simulated devices, issued by an installation's own
-// CA from its data directory (the path SCEP enrollment will replace). Used by
-// rampart-sim and the end-to-end tests on the same machine as the server.
+// Device identities for load tests only, issued by an installation's own CA
+// from its data directory on the same machine: `rampart-sim fleet`,
+// bench/device-plane.ts and the push-fleet e2e test, where tens of thousands
+// of devices share a pool of identities. Every other simulated device enrolls
+// as a real one does (src/sim/enroll.ts: invitation, profile, SCEP).
 import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { loadConfig } from '../config/config.ts';

@@ -5,15 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { issueLocalIdentities } from '../../src/sim/identities.ts';
-import { api, removeDataDir, simDevice, startServerProcess, stopServerProcess, type ServerProcess } from './harness.ts';
+import { api, enrolledIdentities, removeDataDir, simDevice, startServerProcess, stopServerProcess, type ServerProcess } from './harness.ts';
 
 test('SIGKILL during delivery loses no command and acknowledges none twice', async () => {
   let server: ServerProcess = await startServerProcess();
   const dataDir = server.dataDir;
   try {
   const token = server.token!;
-  const { identities, caPem } = await issueLocalIdentities(dataDir, 1);
+  const { identities, caPem } = await enrolledIdentities(server, 1);
   let dev = simDevice(server, identities[0]!, caPem);
   await dev.enroll();
   const N = 60;

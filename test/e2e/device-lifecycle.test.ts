@@ -3,8 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import { issueLocalIdentities } from '../../src/sim/identities.ts';
-import { api, removeDataDir, simDevice, startServerProcess, stopServerProcess, type ServerProcess } from './harness.ts';
+import { api, enrolledIdentities, removeDataDir, simDevice, startServerProcess, stopServerProcess, type ServerProcess } from './harness.ts';
 import type { SimIdentity } from '../../src/sim/device.ts';
 
 let server: ServerProcess;
@@ -13,7 +12,7 @@ let caPem: string;
 
 before(async () => {
   server = await startServerProcess();
-  ({ identities, caPem } = await issueLocalIdentities(server.dataDir, 3));
+  ({ identities, caPem } = await enrolledIdentities(server, 3));
 });
 after(async () => {
   await stopServerProcess(server);

@@ -3,8 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { issueLocalIdentities } from '../../src/sim/identities.ts';
-import { api, removeDataDir, simDevice, startServerProcess, stopServerProcess } from './harness.ts';
+import { api, enrolledIdentities, removeDataDir, simDevice, startServerProcess, stopServerProcess } from './harness.ts';
 
 function childrenOf(pid: number): number[] {
   const out: number[] = [];
@@ -24,7 +23,7 @@ function childrenOf(pid: number): number[] {
 test('kill -9 of the gateway: the supervisor starts a new one and devices carry on', async () => {
   const server = await startServerProcess();
   try {
-    const { identities, caPem } = await issueLocalIdentities(server.dataDir, 1);
+    const { identities, caPem } = await enrolledIdentities(server, 1);
     const dev = simDevice(server, identities[0]!, caPem);
     await dev.enroll();
     const gateways = childrenOf(server.child.pid!);

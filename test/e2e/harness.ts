@@ -1,12 +1,15 @@
 // End-to-end harness: starts the real `rampart serve` process (which forks the
-// sandboxed gateway) on a fresh data directory and loopback ports, and issues
-// device identities from that installation's own CA for the simulator.
+// sandboxed gateway) on a fresh data directory and loopback ports. Simulated
+// devices enroll as real ones do: an invitation from the admin API, the signed
+// profile from its URL, SCEP, then Authenticate/TokenUpdate.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { SimDevice, type SimIdentity } from '../../src/sim/device.ts';
+import { enrollFromInvitation, type EnrolledDevice } from '../../src/sim/enroll.ts';
 
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -23,6 +26,7 @@ export interface ServerProcess {
 }
 
 export async function startServerProcess(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ServerProcess> {
+  const freshDataDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'rampart-e2e-'));
   const child = spawn(process.execPath, [path.join(ROOT, 'src', 'cli', 'main.ts'), 'serve', '--dev'], {
     cwd: ROOT,
@@ -44,8 +48,10 @@ export async function startServerProcess(opts: { dataDir?: string; env?: Record<
   for (;;) {
     const device = /Device plane \(public\):\s+(https:\/\/\S+)/.exec(out);
     const admin = /Admin API \(loopback\):\s+(http:\/\/\S+)\/api\/v1/.exec(out);
-    if (device && admin) {
-      const token = /One-time credential[^\n]*\n\s+(rmp_\S+)/.exec(out)?.[1];
+    // A fresh data directory prints the first administrator's credential after the URLs
+    // (in another write, which may arrive later): wait for it too.
+    const token = /One-time credential[^\n]*\n\s+(rmp_\S+)\n/.exec(out)?.[1];
+    if (device && admin && (token !== undefined || !freshDataDir)) {
       return { child, dataDir, deviceUrl: device[1]!, adminUrl: admin[1]!, token, output: () => out, exited };
     }
     if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}:\n${out}`);
@@ -89,4 +95,51 @@ export async function api(server: ServerProcess, method: string, url: string, bo
     /* not JSON */
   }
   return { status: res.status, json };
+}
+
+/** The PEM of the CA that signed the server's development TLS certificate. */
+export function tlsCaPem(server: ServerProcess): string {
+  return readFileSync(path.join(server.dataDir, 'tls', 'ca.pem'), 'utf8');
+}
+
+/** A new invitation's URL (admin API). */
+export async function createInvitation(server: ServerProcess, body: Record<string, unknown> = {}): Promise<{ url: string; id: string }> {
+  const r = await api(server, 'POST', '/api/v1/enrollment/invitations', body);
+  if (r.status !== 201) throw new Error(`invitation: ${r.status} ${JSON.stringify(r.json)}`);
+  const j = r.json as { url: string; invitation: { id: string } };
+  return { url: j.url, id: j.invitation.id };
+}
+
+/**
+ * A simulated device enrolled through an invitation: profile download, SCEP
+ * PKCSReq, then (unless `checkin: false`) Authenticate and TokenUpdate.
+ */
+export async function enrollSimDevice(
+  server: ServerProcess,
+  extra: Partial<ConstructorParameters<typeof SimDevice>[0]> & { checkin?: boolean } = {},
+): Promise<{ device: SimDevice; enrolled: EnrolledDevice; invitationId: string }> {
+  const tlsCa = tlsCaPem(server);
+  const { url, id } = await createInvitation(server);
+  const enrolled = await enrollFromInvitation(url, { tlsCa });
+  const { checkin, ...rest } = extra;
+  const device = new SimDevice({
+    serverUrl: new URL(enrolled.profile.mdm.serverUrl).origin,
+    tlsCa,
+    topic: enrolled.profile.mdm.topic,
+    identity: enrolled.identity,
+    ...rest,
+  });
+  if (checkin !== false) await device.enroll();
+  return { device, enrolled, invitationId: id };
+}
+
+/** `n` device identities, each enrolled through its own invitation (profile + SCEP), and the TLS CA. */
+export async function enrolledIdentities(server: ServerProcess, n: number): Promise<{ identities: SimIdentity[]; caPem: string }> {
+  const caPem = tlsCaPem(server);
+  const identities: SimIdentity[] = [];
+  for (let i = 0; i < n; i++) {
+    const { url } = await createInvitation(server);
+    identities.push((await enrollFromInvitation(url, { tlsCa: caPem })).identity);
+  }
+  return { identities, caPem };
 }

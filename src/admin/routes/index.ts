@@ -9,6 +9,7 @@ import * as identity from './auth.ts';
 import { getPushCertificateRoute, uploadPushCertificateRoute } from './push.ts';
 import { addGroupMembersRoute, createGroupRoute, deleteGroupRoute, getGroupRoute, listGroupMembersRoute, listGroupsRoute, removeGroupMembersRoute } from './groups.ts';
 import { bulkCommandRoute, bulkProgressRoute } from './bulk.ts';
+import { createInvitationRoute, listInvitationsRoute, revokeInvitationRoute, rotateCaRoute, showCaRoute } from './enrollment.ts';
 
 /** "METHOD url" of the only routes reachable without a token. */
 export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([
@@ -76,4 +77,9 @@ export const ROUTES: readonly AnyRoute[] = [
   removeGroupMembersRoute,
   bulkCommandRoute,
   bulkProgressRoute,
+  createInvitationRoute,
+  listInvitationsRoute,
+  revokeInvitationRoute,
+  showCaRoute,
+  rotateCaRoute,
 ] as AnyRoute[];

@@ -1,0 +1,141 @@
+// Enrollment invitations and the enrollment CA.
+import { Type } from 'typebox';
+import { defineRoute, type AdminServices } from '../types.ts';
+import { RampartError } from '../../lib/errors.ts';
+import { OPAQUE_ID_PATTERN, MAX_EXPIRY_HOURS } from '../../enroll/invitations.ts';
+import type { Invitation } from '../../enroll/store.ts';
+import { LimitString, Nullable } from '../schemas.ts';
+
+const closed = { additionalProperties: false } as const;
+const InvitationStatus = Type.Union([Type.Literal('open'), Type.Literal('downloaded'), Type.Literal('used'), Type.Literal('revoked')]);
+const InvitationId = Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$', maxLength: 36 });
+const OpaqueId = Type.String({ pattern: OPAQUE_ID_PATTERN, maxLength: 128 });
+
+export const InvitationView = Type.Object(
+  {
+    id: Type.String(),
+    status: InvitationStatus,
+    staffId: Nullable(Type.String()),
+    groupId: Nullable(Type.String()),
+    createdBy: Type.String(),
+    createdAt: Type.String(),
+    expiresAt: Type.String(),
+    downloadedAt: Nullable(Type.String()),
+    usedAt: Nullable(Type.String()),
+    certSerial: Nullable(Type.String()),
+    revokedAt: Nullable(Type.String()),
+  },
+  closed,
+);
+
+const CertView = Type.Object(
+  { subject: Type.String(), serial: Type.String(), notBefore: Type.String(), notAfter: Type.String(), sha256: Type.String(), pem: Type.String() },
+  closed,
+);
+
+function enrollment(services: AdminServices): NonNullable<AdminServices['enrollment']> {
+  if (!services.enrollment) throw new RampartError('unavailable', 'enrollment unavailable');
+  return services.enrollment;
+}
+
+function toView(i: Invitation) {
+  return {
+    id: i.id, status: i.status, staffId: i.staffId, groupId: i.groupId, createdBy: i.createdBy, createdAt: i.createdAt,
+    expiresAt: i.expiresAt, downloadedAt: i.downloadedAt, usedAt: i.usedAt, certSerial: i.certSerial, revokedAt: i.revokedAt,
+  };
+}
+
+export const createInvitationRoute = defineRoute({
+  id: 'createInvitation',
+  method: 'POST',
+  url: '/api/v1/enrollment/invitations',
+  summary: 'Create a one-time enrollment invitation (the URL and token are shown once)',
+  tags: ['enrollment'],
+  permission: 'enroll.invite',
+  audit: 'enroll.invitation.create',
+  schema: {
+    body: Type.Object(
+      {
+        staffId: Type.Optional(OpaqueId),
+        groupId: Type.Optional(OpaqueId),
+        expiresInHours: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EXPIRY_HOURS })),
+      },
+      closed,
+    ),
+    response: { 201: Type.Object({ invitation: InvitationView, url: Type.String() }, closed) },
+  },
+  async handler({ actor, body, services }) {
+    const input: { staffId?: string; groupId?: string; expiresInHours?: number } = {};
+    if (body.staffId !== undefined) input.staffId = body.staffId;
+    if (body.groupId !== undefined) input.groupId = body.groupId;
+    if (body.expiresInHours !== undefined) input.expiresInHours = body.expiresInHours;
+    const r = await enrollment(services).invitations.create(actor!, input);
+    return { status: 201, body: { invitation: toView(r.invitation), url: r.url } };
+  },
+});
+
+export const listInvitationsRoute = defineRoute({
+  id: 'listInvitations',
+  method: 'GET',
+  url: '/api/v1/enrollment/invitations',
+  summary: 'List enrollment invitations, newest first',
+  tags: ['enrollment'],
+  permission: 'enroll.invite',
+  schema: {
+    querystring: Type.Object({ status: Type.Optional(InvitationStatus), limit: Type.Optional(LimitString) }, closed),
+    response: { 200: Type.Object({ items: Type.Array(InvitationView) }, closed) },
+  },
+  async handler({ actor, query, services }) {
+    const items = await enrollment(services).invitations.list(actor!, {
+      ...(query.status !== undefined ? { status: query.status } : {}),
+      ...(query.limit !== undefined ? { limit: Number(query.limit) } : {}),
+    });
+    return { status: 200, body: { items: items.map(toView) } };
+  },
+});
+
+export const revokeInvitationRoute = defineRoute({
+  id: 'revokeInvitation',
+  method: 'DELETE',
+  url: '/api/v1/enrollment/invitations/:id',
+  summary: 'Revoke an invitation that has not been used',
+  tags: ['enrollment'],
+  permission: 'enroll.invite',
+  audit: 'enroll.invitation.revoke',
+  schema: { params: Type.Object({ id: InvitationId }, closed), response: { 200: InvitationView } },
+  async handler({ actor, params, services }) {
+    return { status: 200, body: toView(await enrollment(services).invitations.revoke(actor!, params.id)) };
+  },
+});
+
+export const showCaRoute = defineRoute({
+  id: 'showCa',
+  method: 'GET',
+  url: '/api/v1/ca',
+  summary: 'The enrollment CA, its SCEP RA, and rotated-out CAs still trusted',
+  tags: ['ca'],
+  permission: 'ca.read',
+  schema: {
+    response: { 200: Type.Object({ current: CertView, ra: CertView, previous: Type.Array(CertView), rotationPending: Type.Boolean() }, closed) },
+  },
+  async handler({ actor, services }) {
+    return { status: 200, body: await enrollment(services).ca.show(actor!) };
+  },
+});
+
+export const rotateCaRoute = defineRoute({
+  id: 'rotateCa',
+  method: 'POST',
+  url: '/api/v1/ca/rotate',
+  summary: 'Create a new enrollment CA, applied at the next start; the old one stays trusted until its identities renew',
+  tags: ['ca'],
+  permission: 'ca.manage',
+  audit: 'ca.rotate',
+  schema: {
+    body: Type.Object({ validityDays: Type.Optional(Type.Integer({ minimum: 30, maximum: 7300 })) }, closed),
+    response: { 202: Type.Object({ pending: CertView }, closed) },
+  },
+  async handler({ actor, body, services }) {
+    return { status: 202, body: await enrollment(services).ca.rotate(actor!, body.validityDays !== undefined ? { validityDays: body.validityDays } : {}) };
+  },
+});

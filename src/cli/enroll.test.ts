@@ -1,0 +1,73 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createTestStack, type TestStack } from '../admin/testkit.ts';
+import { runCli, type CliIo } from './program.ts';
+
+function io(env: Record<string, string | undefined>): CliIo & { out: () => string; err: () => string } {
+  let o = '';
+  let e = '';
+  return { stdout: { write: (s: string) => (o += s) }, stderr: { write: (s: string) => (e += s) }, env, out: () => o, err: () => e };
+}
+
+describe('rampart invite / ca against a running admin server', () => {
+  let s: TestStack;
+  let env: Record<string, string>;
+  let dir: string;
+  before(async () => {
+    s = await createTestStack();
+    await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = s.app.server.address();
+    assert.ok(addr && typeof addr === 'object');
+    env = { RAMPART_URL: `http://127.0.0.1:${addr.port}`, RAMPART_TOKEN: s.rootToken };
+    dir = mkdtempSync(path.join(tmpdir(), 'rampart-cli-enroll-'));
+  });
+  after(async () => {
+    await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('invite create prints the one-time URL and a terminal QR code, and writes a PNG', async () => {
+    const t = io(env);
+    const png = path.join(dir, 'invite.png');
+    assert.equal(await runCli(['invite', 'create', '--staff', 'staff-42', '--expires-in-hours', '4', '--png', png], t), 0, t.err());
+    assert.match(t.out(), /https:\/\/mdm\.test\/enroll\/[A-Za-z0-9_-]{43}\n/);
+    assert.match(t.out(), /[▀▄█]/); // block characters of the QR code
+    const bytes = readFileSync(png);
+    assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  });
+
+  it('invite list and revoke', async () => {
+    const c = io(env);
+    assert.equal(await runCli(['invite', 'create', '--no-qr', '--json'], c), 0, c.err());
+    const id = (JSON.parse(c.out()) as { invitation: { id: string } }).invitation.id;
+    const l = io(env);
+    assert.equal(await runCli(['invite', 'list', '--status', 'open'], l), 0, l.err());
+    assert.match(l.out(), new RegExp(`${id}\\s+open`));
+    const r = io(env);
+    assert.equal(await runCli(['invite', 'revoke', id], r), 0, r.err());
+    assert.equal(r.out(), `invitation ${id} is revoked\n`);
+    const bad = io(env);
+    assert.notEqual(await runCli(['invite', 'revoke', 'not-a-uuid'], bad), 0);
+  });
+
+  it('ca show and rotate; a token without ca.manage cannot rotate', async () => {
+    const sh = io(env);
+    assert.equal(await runCli(['ca', 'show'], sh), 0, sh.err());
+    assert.match(sh.out(), /^CA: CN=Test Enrollment CA/);
+    assert.match(sh.out(), /SCEP RA: CN=Rampart SCEP RA/);
+    const reader = await s.tokenFor(['ca.read']);
+    const denied = io({ ...env, RAMPART_TOKEN: reader });
+    assert.notEqual(await runCli(['ca', 'rotate'], denied), 0);
+    const rot = io(env);
+    assert.equal(await runCli(['ca', 'rotate'], rot), 0, rot.err());
+    assert.match(rot.out(), /new CA \(pending: restart to apply\)/);
+    const again = io(env);
+    assert.equal(await runCli(['ca', 'show'], again), 0);
+    assert.match(again.out(), /a rotation is pending/);
+    const ev = await s.audit.log.store.search({ action: 'ca.rotate', limit: 10 });
+    assert.deepEqual(ev.map((e) => e.outcome), ['denied', 'success']);
+  });
+});

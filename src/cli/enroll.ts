@@ -1,0 +1,97 @@
+// `rampart invite create|list|revoke` and `rampart ca show|rotate`, over the admin API.
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import QRCode from 'qrcode';
+import { CliError, sanitize, type ApiClient } from './client.ts';
+import { table } from './format.ts';
+
+type ApiOpts = { url?: string; token?: string; tokenFile?: string; json?: boolean };
+
+type InvitationView = {
+  id: string; status: string; staffId: string | null; groupId: string | null; createdAt: string; expiresAt: string;
+  usedAt: string | null; certSerial: string | null;
+};
+type CertView = { subject: string; serial: string; notBefore: string; notAfter: string; sha256: string; pem: string };
+
+export interface EnrollCliContext {
+  withApi(cmd: Command): Command;
+  client(o: ApiOpts): ApiClient;
+  out(s: string): void;
+  json(v: unknown): void;
+}
+
+function hours(v: string): string {
+  if (!/^[1-9][0-9]{0,2}$/.test(v) || Number(v) > 720) throw new CliError('--expires-in-hours must be 1..720', 2);
+  return v;
+}
+
+/** A QR code drawn with block characters for a terminal. */
+export async function terminalQr(text: string): Promise<string> {
+  return QRCode.toString(text, { type: 'terminal', small: true, errorCorrectionLevel: 'M' });
+}
+
+export async function writePngQr(file: string, text: string): Promise<void> {
+  const png = await QRCode.toBuffer(text, { type: 'png', errorCorrectionLevel: 'M', margin: 2, scale: 6 });
+  try {
+    writeFileSync(file, png, { mode: 0o600 });
+  } catch {
+    throw new CliError('cannot write the PNG file');
+  }
+}
+
+export function registerEnrollmentCommands(program: Command, c: EnrollCliContext): void {
+  const invite = program.command('invite').description('one-time enrollment invitations (URL + QR code)');
+  c.withApi(invite.command('create').description('create an invitation; prints its one-time URL and a QR code'))
+    .option('--staff <id>', 'staff member id the device is for')
+    .option('--group <id>', 'device group id')
+    .option('--expires-in-hours <n>', 'hours until the invitation expires (default 72)', hours)
+    .option('--png <file>', 'also write the QR code as a PNG file')
+    .option('--no-qr', 'do not draw the QR code in the terminal')
+    .action(async (o: ApiOpts & { staff?: string; group?: string; expiresInHours?: string; png?: string; qr: boolean }) => {
+      const body: Record<string, unknown> = {};
+      if (o.staff !== undefined) body.staffId = o.staff;
+      if (o.group !== undefined) body.groupId = o.group;
+      if (o.expiresInHours !== undefined) body.expiresInHours = Number(o.expiresInHours);
+      const r = await c.client(o).post<{ invitation: InvitationView; url: string }>('/api/v1/enrollment/invitations', body);
+      if (o.png !== undefined) await writePngQr(o.png, r.url);
+      if (o.json) return c.json(r);
+      c.out(`invitation ${sanitize(r.invitation.id)} (expires ${sanitize(r.invitation.expiresAt)}); open this URL on the device, once:\n  ${sanitize(r.url)}\n`);
+      if (o.qr) c.out(`${await terminalQr(r.url)}\n`);
+      if (o.png !== undefined) c.out(`QR code written to ${sanitize(o.png)}\n`);
+    });
+  c.withApi(invite.command('list').description('list invitations, newest first'))
+    .addOption(new Option('--status <status>', 'only this status').choices(['open', 'downloaded', 'used', 'revoked']))
+    .action(async (o: ApiOpts & { status?: string }) => {
+      const r = await c.client(o).get<{ items: InvitationView[] }>('/api/v1/enrollment/invitations', { status: o.status });
+      if (o.json) return c.json(r);
+      c.out(table(['ID', 'STATUS', 'STAFF', 'GROUP', 'CREATED', 'EXPIRES', 'CERT SERIAL'],
+        r.items.map((i) => [i.id, i.status, i.staffId ?? '', i.groupId ?? '', i.createdAt, i.expiresAt, i.certSerial ?? ''])));
+    });
+  c.withApi(invite.command('revoke <id>').description('revoke an invitation that has not been used'))
+    .action(async (id: string, o: ApiOpts) => {
+      const r = await c.client(o).del<InvitationView>(`/api/v1/enrollment/invitations/${encodeURIComponent(id)}`);
+      if (o.json) return c.json(r);
+      c.out(`invitation ${sanitize(r.id)} is ${sanitize(r.status)}\n`);
+    });
+
+  const ca = program.command('ca').description('the enrollment certificate authority');
+  const showCert = (label: string, v: CertView): string =>
+    `${label}: ${sanitize(v.subject)}\n  serial ${sanitize(v.serial)}\n  valid ${sanitize(v.notBefore)} .. ${sanitize(v.notAfter)}\n  SHA-256 ${sanitize(v.sha256)}\n`;
+  c.withApi(ca.command('show').description('the CA, its SCEP RA and rotated-out CAs still trusted'))
+    .option('--pem', 'print the CA certificate as PEM')
+    .action(async (o: ApiOpts & { pem?: boolean }) => {
+      const r = await c.client(o).get<{ current: CertView; ra: CertView; previous: CertView[]; rotationPending: boolean }>('/api/v1/ca');
+      if (o.json) return c.json(r);
+      if (o.pem) return c.out(r.current.pem);
+      c.out(showCert('CA', r.current) + showCert('SCEP RA', r.ra));
+      for (const p of r.previous) c.out(showCert('previous CA (trusted until its identities renew)', p));
+      if (r.rotationPending) c.out('a rotation is pending: it applies at the next start\n');
+    });
+  c.withApi(ca.command('rotate').description('create a new CA; it applies at the next start, the old one stays trusted for existing identities'))
+    .action(async (o: ApiOpts) => {
+      const r = await c.client(o).post<{ pending: CertView }>('/api/v1/ca/rotate', {});
+      if (o.json) return c.json(r);
+      c.out(showCert('new CA (pending: restart to apply)', r.pending));
+    });
+}

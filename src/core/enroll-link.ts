@@ -1,0 +1,51 @@
+// The core's side of enrollment requests from the gateway. The envelope was
+// validated against the IPC schema already (supervisor); here the fields are
+// checked again per operation and handed to the enrollment service, which
+// does all parsing, decryption and signing. Errors leave with fixed bodies.
+import type { EnrollRequest, ResponseMessage } from '../ipc/messages.ts';
+import { isRampartError } from '../lib/errors.ts';
+import { statusText } from '../lib/status-text.ts';
+import type { DeviceEnrollmentService, EnrollReply } from '../enroll/device-enrollment.ts';
+import { isToken } from '../enroll/invitations.ts';
+import { MAX_PKI_MESSAGE_BYTES } from '../protocol/scep/oids.ts';
+
+const fixed = (id: number, status: number): ResponseMessage => ({
+  t: 'response',
+  id,
+  status,
+  contentType: 'text/plain; charset=utf-8',
+  body: Buffer.from(statusText(status)).toString('base64'),
+});
+
+export function createEnrollLink(deps: { enrollment: DeviceEnrollmentService; log: { error(obj: object, msg: string): void } }) {
+  return {
+    async handleEnroll(m: EnrollRequest): Promise<ResponseMessage> {
+      const ctx = { source: m.source, requestId: m.requestId };
+      let r: EnrollReply;
+      try {
+        if (m.op === 'profile') {
+          if (!isToken(m.token) || m.body !== undefined) return fixed(m.id, 400);
+          r = await deps.enrollment.profile(m.token, ctx);
+        } else if (m.op === 'PKIOperation') {
+          if (m.body === undefined || m.token !== undefined) return fixed(m.id, 400);
+          const body = new Uint8Array(Buffer.from(m.body, 'base64'));
+          if (body.length === 0 || body.length > MAX_PKI_MESSAGE_BYTES) return fixed(m.id, 400);
+          r = await deps.enrollment.scep('PKIOperation', body, ctx);
+        } else {
+          if (m.body !== undefined || m.token !== undefined) return fixed(m.id, 400);
+          r = await deps.enrollment.scep(m.op, undefined, ctx);
+        }
+      } catch (e) {
+        if (isRampartError(e) && e.status < 500) return fixed(m.id, e.status);
+        deps.log.error({ requestId: m.requestId, op: m.op, err: e instanceof Error ? e.name : 'unknown' }, 'enrollment request failed');
+        return fixed(m.id, 500);
+      }
+      const out: ResponseMessage = { t: 'response', id: m.id, status: r.status };
+      if (r.contentType) out.contentType = r.contentType;
+      if (r.body && r.body.length > 0) out.body = Buffer.from(r.body).toString('base64');
+      return out;
+    },
+  };
+}
+
+export type EnrollLink = ReturnType<typeof createEnrollLink>;

@@ -1,0 +1,79 @@
+// Enrollment wired once for the core: its tables, the RA, the services and
+// the IPC link. serve.ts and the tests build it the same way.
+import type { AuditLookup, AuditRecorder } from '../audit/types.ts';
+import { createEnrollLink, type EnrollLink } from '../core/enroll-link.ts';
+import type { CaMaterial } from '../pki/authority.ts';
+import type { Sealer } from '../services/checkin.ts';
+import type { OpenedStorage } from '../storage/open.ts';
+import { createCaService, previousCas, type CaService } from './ca-admin.ts';
+import { createDeviceEnrollmentService, type DeviceEnrollmentService } from './device-enrollment.ts';
+import { createInvitationService, type InvitationService } from './invitations.ts';
+import { loadOrCreateRa } from './ra.ts';
+import { createEnrollmentStore, enrollMigrations, type EnrollmentStore } from './store.ts';
+
+export interface Enrollment {
+  store: EnrollmentStore;
+  invitations: InvitationService;
+  device: DeviceEnrollmentService;
+  ca: CaService;
+  link: EnrollLink;
+  /** Current CA first, then rotated-out CAs whose identities are still trusted. */
+  trustAnchors: Uint8Array[];
+}
+
+export async function setupEnrollment(d: {
+  opened: OpenedStorage;
+  ca: CaMaterial;
+  sealer: Sealer;
+  audit: AuditRecorder;
+  lookup: AuditLookup;
+  now: () => Date;
+  /** Public base URL of the device plane (known once the gateway listens). */
+  baseUrl: () => string;
+  topic: () => string;
+  log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  rejections?: { allow(key: string): boolean };
+  organization?: string;
+  challengeTtlMinutes?: number;
+  identityValidityDays?: number;
+}): Promise<Enrollment> {
+  await d.opened.migrateModule('rampart_enroll_migration', enrollMigrations(d.opened.backend));
+  const settings = d.opened.storage.settings;
+  const store = createEnrollmentStore(d.opened.db);
+  const { ra, created } = await loadOrCreateRa({ settings, sealer: d.sealer, now: d.now }, d.ca);
+  if (created) {
+    await d.audit.record({ action: 'ca.ra.create', actor: { type: 'system', id: 'rampart' }, outcome: 'success', target: { type: 'ca', id: 'scep-ra' } });
+  }
+  const trustAnchors = [d.ca.certDer, ...(await previousCas(settings))];
+  const pki = { ca: d.ca, ra, trustedCas: trustAnchors };
+  const device = createDeviceEnrollmentService({
+    store,
+    certificates: d.opened.storage.certificates,
+    audit: d.audit,
+    lookup: d.lookup,
+    pki: () => pki,
+    baseUrl: d.baseUrl,
+    topic: d.topic,
+    now: d.now,
+    organization: d.organization ?? 'Rampart',
+    identifier: 'org.rampart.enrollment',
+    challengeTtlMinutes: d.challengeTtlMinutes ?? 60,
+    identityValidityDays: d.identityValidityDays ?? 365,
+    ...(d.rejections ? { rejections: d.rejections } : {}),
+    log: d.log,
+    erasedSinceEnrollment: async (deviceId) => {
+      const device = await d.opened.storage.devices.get(deviceId);
+      if (!device?.enrolledAt) return false;
+      const entries = await d.opened.storage.queue.entriesForDevice(deviceId, { limit: 500 });
+      return entries.some((e) => e.requestType === 'EraseDevice' && e.deliveries > 0 && e.lastDeliveredAt !== null && e.lastDeliveredAt > device.enrolledAt!);
+    },
+  });
+  return {
+    store,
+    invitations: createInvitationService({ store, audit: d.audit, now: d.now, baseUrl: d.baseUrl }),
+    device,
+    ca: createCaService({ settings, sealer: d.sealer, audit: d.audit, now: d.now, current: () => pki }),
+    link: createEnrollLink({ enrollment: device, log: d.log }),
+    trustAnchors,
+  };
+}
