@@ -23,6 +23,11 @@ const REQUIRED_PERMISSION: Record<string, string | null> = {
   'GET /api/v1/commands/:uuid/devices/:deviceId': 'commands.read',
   'DELETE /api/v1/commands/:uuid/devices/:deviceId': 'commands.cancel',
   'GET /api/v1/openapi.json': AUTHENTICATED,
+  'GET /api/v1/audit/checkpoint': 'audit.read',
+  'GET /api/v1/audit/proof/inclusion': 'audit.read',
+  'GET /api/v1/audit/proof/consistency': 'audit.read',
+  'GET /api/v1/audit/entries': 'audit.read',
+  'GET /api/v1/audit/export': 'audit.read',
 };
 
 /** A concrete URL for a route pattern. */

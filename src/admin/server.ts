@@ -89,7 +89,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
     bodyBytes: deps.limits?.bodyBytes ?? DEFAULT_BODY_BYTES,
     installProfileBodyBytes: deps.limits?.installProfileBodyBytes ?? DEFAULT_BODY_BYTES,
   };
-  const services: AdminServices = { devices: deps.devices, commands: deps.commands, health: deps.health };
+  const services: AdminServices = { devices: deps.devices, commands: deps.commands, health: deps.health, auditLog: deps.auditLog };
   const { audit, auth } = deps;
 
   const app = Fastify({
@@ -238,6 +238,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
           routes: ROUTES,
         });
         reply.code(out.status);
+        if (out.type !== undefined) reply.type(out.type);
         return out.body;
       },
     });

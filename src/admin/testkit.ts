@@ -20,25 +20,30 @@ import { createAuthenticator, createFirstAdmin, issueApiToken } from './tokens.t
 import { createAdminServer } from './server.ts';
 import type { AdminServerDeps, Authenticator, HealthReport } from './types.ts';
 import { buildCommand } from '../protocol/commands/build.ts';
+import { createAuditReadService } from '../audit/service.ts';
 
 /** The real audit log; `events` lists what it acknowledged, in order, for assertions. */
 export interface CollectedAudit extends AuditRecorder {
   log: AuditLog;
   events: AuditEvent[];
+  /** Verifier key of the log's checkpoints. */
+  verifierKey: string;
 }
 
 export async function openTestAudit(now: () => Date): Promise<CollectedAudit & { close(): Promise<void> }> {
   const db = new DatabaseSync(':memory:');
+  const key = generateNoteKey('rampart.test');
   const log = await AuditLog.open({
     store: new SqliteAuditStore(db),
     origin: 'rampart.test/audit',
-    signer: parseSignerKey(generateNoteKey('rampart.test').signerKey),
+    signer: parseSignerKey(key.signerKey),
     clock: now,
   });
   const events: AuditEvent[] = [];
   return {
     log,
     events,
+    verifierKey: key.verifierKey,
     async record(e: AuditEvent): Promise<void> {
       await log.record(e);
       events.push(structuredClone(e));
@@ -97,6 +102,7 @@ export async function createTestStack(opts: {
     auth,
     audit,
     health: opts.health ?? (async () => ({ status: 'ok' })),
+    auditLog: createAuditReadService({ store: audit.log.store, audit }),
     ...(opts.limits ? { limits: opts.limits } : {}),
   });
   const first = await createFirstAdmin(storage, 'root', { now });

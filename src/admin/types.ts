@@ -5,6 +5,7 @@ import type { Static, TSchema } from 'typebox';
 import type { Logger } from 'pino';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { Actor, CommandService, DeviceService } from '../services/types.ts';
+import type { AuditReadService } from '../audit/service.ts';
 
 export interface Credentials {
   /** The bearer token as presented (already stripped of "Bearer "). */
@@ -29,6 +30,7 @@ export interface AdminServices {
   devices: DeviceService;
   commands: CommandService;
   health: () => Promise<HealthReport>;
+  auditLog: AuditReadService;
 }
 
 export interface AdminServerDeps extends AdminServices {
@@ -74,6 +76,8 @@ export interface RouteReply {
   /** One of the route's response codes. */
   status: number;
   body: unknown;
+  /** Content type when the body is not JSON (e.g. a stream of JSON Lines). */
+  type?: string;
 }
 
 /** Pseudo-permission held by every authenticated caller. */
@@ -97,6 +101,8 @@ export interface RouteDef<S extends RouteSchema = RouteSchema> {
   servicePermissions?: string[];
   /** Audit action recorded by the service for state-changing routes. */
   audit?: string;
+  /** Media type of the success response when it is not application/json. */
+  contentType?: string;
   /** Body limit override (bytes). */
   bodyLimit?: (limits: Required<NonNullable<AdminServerDeps['limits']>>) => number;
   schema: S;

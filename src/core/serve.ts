@@ -17,6 +17,7 @@ import { createDevelopmentTls } from './tls.ts';
 import { loadOrCreateCa } from './ca.ts';
 import { openKeys } from './keys.ts';
 import { openAudit, type OpenedAudit } from './audit.ts';
+import { createAuditReadService } from '../audit/service.ts';
 import { createDevicePlane } from './device-plane.ts';
 import { createRateCounter } from './rate-counter.ts';
 import { superviseGateway, type GatewaySupervisor } from '../supervisor/gateway-process.ts';
@@ -88,6 +89,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     commands,
     auth: createAuthenticator({ tokens: storage.tokens, admins: storage.admins, now }),
     audit: audit.recorder,
+    auditLog: createAuditReadService({ store: audit.log.store, audit: audit.recorder }),
     logger: log,
     health: async () => {
       try {

@@ -13,6 +13,7 @@ export const PERMISSIONS = {
   commandsRead: 'commands.read',
   commandsSend: 'commands.send',
   commandsCancel: 'commands.cancel',
+  auditRead: 'audit.read',
 } as const;
 
 export type CommandClass = 'query' | 'lock' | 'manage' | 'erase';
@@ -62,6 +63,7 @@ export const KNOWN_SCOPES: readonly string[] = [
   PERMISSIONS.commandsSend,
   ...COMMAND_CLASSES.map((c) => `${PERMISSIONS.commandsSend}.${c}`),
   PERMISSIONS.commandsCancel,
+  PERMISSIONS.auditRead,
 ];
 
 export function isKnownScope(scope: string): boolean {
