@@ -93,7 +93,6 @@ class Bitmap {
   }
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /** Records one at a time, or in batches (the fast path: no promise per record). */
 export type RecordSource = AsyncIterable<LogRecord> | AsyncIterable<LogRecord[]>;
