@@ -4,6 +4,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { AUDIT_ENV, parseAuditConfig, type AuditConfig, type AuditFileConfig } from '../audit/config.ts';
 
 export interface ListenAddress {
   host: string;
@@ -35,6 +36,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Development mode: generated CA and TLS certificate, loopback device listener. */
   dev: boolean;
+  /** Audit checkpoint sinks and SIEM forwarding (src/audit/config.ts). */
+  audit: AuditConfig;
 }
 
 export class ConfigError extends Error {
@@ -61,6 +64,7 @@ const ENV: Record<string, keyof FileConfig> = {
   RAMPART_PROXY_CLIENT_CERT_HEADER: 'proxyClientCertHeader',
   RAMPART_TRUSTED_PROXIES: 'trustedProxies',
   RAMPART_LOG_LEVEL: 'logLevel',
+  ...AUDIT_ENV,
 };
 
 type FileConfig = {
@@ -77,7 +81,7 @@ type FileConfig = {
   proxyClientCertHeader?: string;
   trustedProxies?: string | string[];
   logLevel?: string;
-};
+} & AuditFileConfig;
 
 const FILE_KEYS = new Set<string>(Object.values(ENV));
 const FILE_SETTING: Record<string, string> = Object.fromEntries(Object.entries(ENV).map(([env, key]) => [key, env]));
@@ -198,6 +202,9 @@ function validate(c: FileConfig, ctx: { dev: boolean; cwd: string }): Config {
     trustedProxies,
     logLevel,
     dev: ctx.dev,
+    audit: parseAuditConfig(c, { dataDir, cwd: ctx.cwd }, (setting, message) => {
+      throw new ConfigError(setting, message);
+    }),
   };
 }
 

@@ -211,7 +211,7 @@ export async function serve(opts: { config?: string | undefined; dev: boolean })
   out.write(`  Admin API (loopback):   ${server.adminUrl}/api/v1   health ${server.adminUrl}/api/v1/health\n`);
   out.write(`  Data directory:         ${config.dataDir}\n`);
   out.write(`  Audit verifier key:     ${server.auditVerifierKey}\n`);
-  out.write(`  Audit checkpoints:      ${path.join(config.dataDir, 'audit-checkpoints.log')} (copy them off this machine)\n`);
+  out.write(`  Audit checkpoints:      ${config.audit.checkpointFile}${config.audit.checkpointSyslog || config.audit.checkpointWebhook ? ' (+ syslog/webhook)' : ' (keep it on another mount, or configure RAMPART_AUDIT_CHECKPOINT_SYSLOG/_WEBHOOK)'}\n`);
   if (server.firstAdminToken) {
     out.write(`\n  First administrator: admin\n  One-time credential (shown once, store it now):\n    ${server.firstAdminToken}\n`);
     out.write(`  Try: RAMPART_TOKEN=<credential> npm run rampart -- devices list --url ${server.adminUrl}\n`);
