@@ -209,10 +209,13 @@ test('property: a random single tampering of a random log is detected and named 
   };
   const run = (recs: Rec[], note: string, batched: boolean) =>
     verifyRecords(
-      (async function* () {
-        if (batched) yield recs;
-        else yield* recs;
-      })(),
+      batched
+        ? (async function* () {
+            yield recs;
+          })()
+        : (async function* () {
+            yield* recs;
+          })(),
       { trustedCheckpoint: note, verifierKey: key.verifierKey },
     );
   await fc.assert(
