@@ -40,7 +40,8 @@ export const AuditEntry = Type.Object(
     target: Type.Optional(Type.Object({ type: Type.String(), id: Type.String() }, closed)),
     outcome: Outcome,
     requestId: Type.Optional(Type.String()),
-    details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    // Free-form details: any keys (the pattern matches all), so closing it changes nothing but keeps every object closed.
+    details: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { additionalProperties: false })),
     prev: Type.String(),
   },
   closed,
