@@ -61,7 +61,7 @@ export function buildOpenApi(routes: readonly AnyRoute[]): Json {
     for (const [code, schema] of Object.entries(r.schema.response)) {
       responses[code] = {
         description: code.startsWith('2') ? 'Success' : code.startsWith('3') ? 'Redirect' : 'Unavailable',
-        content: { 'application/json': { schema: plain(schema as TSchema) } },
+        content: { [code.startsWith('2') && r.contentType ? r.contentType : 'application/json']: { schema: plain(schema as TSchema) } },
       };
     }
     const errors = r.permission === null ? ['500'] : Object.keys(ERROR_RESPONSES);

@@ -90,7 +90,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
     bodyBytes: deps.limits?.bodyBytes ?? DEFAULT_BODY_BYTES,
     installProfileBodyBytes: deps.limits?.installProfileBodyBytes ?? DEFAULT_BODY_BYTES,
   };
-  const services: AdminServices = { devices: deps.devices, commands: deps.commands, health: deps.health, authz: deps.authz, ...(deps.push ? { push: deps.push } : {}), ...(deps.groups ? { groups: deps.groups } : {}), ...(deps.bulk ? { bulk: deps.bulk } : {}) };
+  const services: AdminServices = { devices: deps.devices, commands: deps.commands, health: deps.health, authz: deps.authz, auditLog: deps.auditLog, ...(deps.push ? { push: deps.push } : {}), ...(deps.groups ? { groups: deps.groups } : {}), ...(deps.bulk ? { bulk: deps.bulk } : {}) };
   if (deps.identity) services.identity = deps.identity;
   if (deps.enrollment) services.enrollment = deps.enrollment;
   const { audit, auth } = deps;
@@ -263,6 +263,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
         });
         if (out.headers) reply.headers(out.headers);
         reply.code(out.status);
+        if (out.type !== undefined) reply.type(out.type);
         return out.body;
       },
     });

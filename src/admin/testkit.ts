@@ -35,25 +35,30 @@ import type { IdpRoleSync } from '../identity/types.ts';
 import { createKeyRing, createSecretBox } from '../keys/secret-box.ts';
 import { createCertificateAuthority } from '../pki/authority.ts';
 import { setupEnrollment } from '../enroll/setup.ts';
+import { createAuditReadService } from '../audit/service.ts';
 
 /** The real audit log; `events` lists what it acknowledged, in order, for assertions. */
 export interface CollectedAudit extends AuditRecorder {
   log: AuditLog;
   events: AuditEvent[];
+  /** Verifier key of the log's checkpoints. */
+  verifierKey: string;
 }
 
 export async function openTestAudit(now: () => Date): Promise<CollectedAudit & { close(): Promise<void> }> {
   const db = new DatabaseSync(':memory:');
+  const key = generateNoteKey('rampart.test');
   const log = await AuditLog.open({
     store: new SqliteAuditStore(db),
     origin: 'rampart.test/audit',
-    signer: parseSignerKey(generateNoteKey('rampart.test').signerKey),
+    signer: parseSignerKey(key.signerKey),
     clock: now,
   });
   const events: AuditEvent[] = [];
   return {
     log,
     events,
+    verifierKey: key.verifierKey,
     async record(e: AuditEvent): Promise<void> {
       await log.record(e);
       events.push(structuredClone(e));
@@ -66,6 +71,8 @@ export async function openTestAudit(now: () => Date): Promise<CollectedAudit & {
 }
 
 export interface TestStack {
+  /** What the stack's admin server was built with; tests that build their own server add to it. */
+  adminDeps: AdminServerDeps;
   /** With `fleet: true`: device groups and bulk actions. */
   fleet?: OpenedFleet;
   opened: OpenedStorage;
@@ -154,7 +161,7 @@ export async function createTestStack(opts: {
     log: { warn: () => {}, error: () => {} },
   });
   audit.events.length = 0; // set-up events (the SCEP RA's creation) are not what tests assert on
-  const app = await createAdminServer({
+  const adminDeps: AdminServerDeps = {
     devices,
     commands,
     identity: identity.service,
@@ -165,12 +172,15 @@ export async function createTestStack(opts: {
     ...(fleet ? { groups: fleet.groups, bulk: fleet.bulk } : {}),
     enrollment: { invitations: enrollment.invitations, ca: enrollment.ca },
     health: opts.health ?? (async () => ({ status: 'ok' })),
+    auditLog: createAuditReadService({ store: audit.log.store, audit }),
     ...(opts.limits ? { limits: opts.limits } : {}),
-  });
+  };
+  const app = await createAdminServer(adminDeps);
   const first = await createFirstAdmin(storage, 'root', { now });
   await authz.roles.bootstrapOwner(first.admin.id);
   let n = 0;
   return {
+    adminDeps,
     opened,
     storage,
     audit,

@@ -13,6 +13,7 @@ import type { GroupService } from '../groups/service.ts';
 import type { BulkService } from '../bulk/service.ts';
 import type { InvitationService } from '../enroll/invitations.ts';
 import type { CaService } from '../enroll/ca-admin.ts';
+import type { AuditReadService } from '../audit/service.ts';
 
 export interface Credentials {
   /** The bearer token as presented (already stripped of "Bearer "). */
@@ -49,6 +50,7 @@ export interface AdminServices {
   bulk?: BulkService;
   /** Invitations and the CA (src/enroll); the routes answer 503 without them. */
   enrollment?: { invitations: InvitationService; ca: CaService };
+  auditLog: AuditReadService;
 }
 
 export interface AdminServerDeps extends AdminServices {
@@ -100,6 +102,8 @@ export interface RouteReply {
   body: unknown;
   /** Extra response headers (Set-Cookie, Location). */
   headers?: Record<string, string | string[]>;
+  /** Content type when the body is not JSON (e.g. a stream of JSON Lines). */
+  type?: string;
 }
 
 /** Pseudo-permission held by every authenticated caller. */
@@ -125,6 +129,8 @@ export interface RouteDef<S extends RouteSchema = RouteSchema> {
   audit?: string;
   /** Four-eyes action the route may be held for (answers 202 with the approval; src/authz/approvals.ts). */
   approval?: string;
+  /** Media type of the success response when it is not application/json. */
+  contentType?: string;
   /** Body limit override (bytes). */
   bodyLimit?: (limits: Required<NonNullable<AdminServerDeps['limits']>>) => number;
   schema: S;

@@ -217,11 +217,45 @@ function reduceRun(hashes: Uint8Array[], expected: number): Uint8Array {
   return row[0] as Uint8Array;
 }
 
+/** Runs at the same level this close together are read as one range. */
+const COALESCE_GAP = 32;
+
+/**
+ * Merge runs of one level that overlap or lie close together into one read
+ * each: a proof's ~2·log2(n) runs become about one per stored level (a few
+ * small index range scans instead of dozens). Returns the merged runs and,
+ * for each input run, where its hashes sit in the merged results.
+ */
+export function coalesceRuns(runs: readonly HashRun[]): { merged: HashRun[]; at: { run: number; offset: number }[] } {
+  const order = runs.map((_, i) => i).sort((a, b) => {
+    const x = runs[a] as HashRun;
+    const y = runs[b] as HashRun;
+    return x.level - y.level || x.start - y.start;
+  });
+  const merged: HashRun[] = [];
+  const at = new Array<{ run: number; offset: number }>(runs.length);
+  for (const i of order) {
+    const r = runs[i] as HashRun;
+    const last = merged[merged.length - 1];
+    if (last && last.level === r.level && r.start <= last.start + last.count + COALESCE_GAP) {
+      last.count = Math.max(last.count, r.start + r.count - last.start);
+    } else {
+      merged.push({ level: r.level, start: r.start, count: r.count });
+    }
+    at[i] = { run: merged.length - 1, offset: r.start - (merged[merged.length - 1] as HashRun).start };
+  }
+  return { merged, at };
+}
+
 /** The hashes of the given complete subtrees, read in one batch. */
 export async function subtreeHashes(reader: HashReader, subtrees: readonly Subtree[]): Promise<Uint8Array[]> {
   const runs = subtrees.map((s) => runFor(s, reader.stride));
-  const got = await reader.readHashes(runs);
-  return runs.map((r, i) => reduceRun(got[i] ?? [], r.count));
+  const { merged, at } = coalesceRuns(runs);
+  const got = await reader.readHashes(merged);
+  return runs.map((r, i) => {
+    const p = at[i] as { run: number; offset: number };
+    return reduceRun((got[p.run] ?? []).slice(p.offset, p.offset + r.count), r.count);
+  });
 }
 
 /** MTH of each range (each a node of the tree), in one batch read. */

@@ -166,3 +166,61 @@ test('JSON webhook with HMAC signature: retried through 503s, in order, complete
     td.cleanup();
   }
 });
+
+test('kill -9 of the forwarder mid-delivery: the unacknowledged batch is resent after restart, nothing lost, in order', async () => {
+  const { spawn } = await import('node:child_process');
+  const fx = await sqliteStore();
+  const td = tempDir();
+  const { key, cert } = selfSigned(td.dir);
+  const caPath = join(td.dir, 'cert.pem');
+  const log = await AuditLog.open({ store: fx.store, origin: 'rampart.test/audit', signer });
+  for (let i = 0; i < 200; i += 20) await Promise.all(Array.from({ length: 20 }, (_, j) => log.record(ev(i + j))));
+  await log.close();
+
+  const accepted: number[] = [];
+  const requests: number[][] = [];
+  let child: ReturnType<typeof spawn> | null = null;
+  let killAt = 3; // the 3rd request of the first run: SIGKILL before answering it
+  const srv = createHttpsServer({ key, cert }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const idx = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { entries: { index: number }[] }).entries.map((e) => e.index);
+      requests.push(idx);
+      if (requests.length === killAt && child) {
+        child.kill('SIGKILL');
+        killAt = -1;
+        res.destroy();
+        return;
+      }
+      accepted.push(...idx);
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const url = `https://localhost:${(srv.address() as AddressInfo).port}/siem`;
+  const run = () =>
+    new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((resolve) => {
+      const c = spawn(process.execPath, [join(import.meta.dirname, 'testdata', 'siem-child.ts'), fx.path, url, caPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+      child = c;
+      let out = '';
+      c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      c.on('exit', (code, signal) => resolve({ code, signal, out }));
+    });
+  try {
+    const first = await run();
+    assert.equal(first.signal, 'SIGKILL');
+    assert.deepEqual(accepted, Array.from({ length: 50 }, (_, i) => i), 'two batches acknowledged before the kill');
+    const second = await run();
+    assert.equal(second.code, 0);
+    assert.match(second.out, /done/);
+    // The batch that was in flight at the kill is the first one resent; nothing skipped, nothing out of order.
+    assert.deepEqual(requests[2], requests[3]);
+    assert.deepEqual(accepted, Array.from({ length: 200 }, (_, i) => i));
+    assert.equal(await fx.store.getCursor('siem-test'), 200);
+  } finally {
+    await new Promise<void>((r) => srv.close(() => r()));
+    await fx.cleanup();
+    td.cleanup();
+  }
+});

@@ -56,6 +56,18 @@ export function formatSyslog(e: StoredEntry, f: SyslogFormat = {}): string {
   return `<${pri}>1 ${e.time} ${host} ${app} - ${msgid} ${sd} \ufeff${e.entry}`;
 }
 
+/**
+ * A signed checkpoint as one RFC 5424 message: MSGID "checkpoint", structured
+ * data with the size and root, and the signed note (newlines kept) as MSG.
+ */
+export function formatCheckpointSyslog(cp: { size: number; rootHash: Uint8Array; note: string; createdAt: string }, f: SyslogFormat = {}): string {
+  const pri = (f.facility ?? 13) * 8 + 5;
+  const host = printAscii(f.hostname ?? osHostname(), 255);
+  const app = printAscii(f.appName ?? 'rampart', 48);
+  const sd = `[${SD_ID} size="${cp.size}" rootHash="${Buffer.from(cp.rootHash).toString('hex')}"]`;
+  return `<${pri}>1 ${cp.createdAt} ${host} ${app} - checkpoint ${sd} \ufeff${cp.note}`;
+}
+
 /** RFC 5425 / RFC 6587 octet counting: "<octets> <message>". */
 export function octetFrame(msg: string): Buffer {
   const body = Buffer.from(msg, 'utf8');
@@ -128,8 +140,13 @@ export class SyslogTlsTransport implements SiemTransport {
   }
 
   async send(entries: readonly StoredEntry[]): Promise<void> {
+    await this.sendMessages(entries.map((e) => formatSyslog(e, this.#o)));
+  }
+
+  /** Send already formatted RFC 5424 messages, octet-counted, in order. */
+  async sendMessages(messages: readonly string[]): Promise<void> {
     const s = await this.#connect();
-    const data = Buffer.concat(entries.map((e) => octetFrame(formatSyslog(e, this.#o))));
+    const data = Buffer.concat(messages.map(octetFrame));
     await new Promise<void>((resolve, reject) => {
       const onClose = (): void => reject(new Error('syslog connection closed'));
       s.once('close', onClose);

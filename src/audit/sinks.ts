@@ -6,6 +6,8 @@ import { open } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import type { StoredCheckpoint } from './store.ts';
+import { formatCheckpointSyslog, SyslogTlsTransport } from './siem.ts';
+import type { SyslogTlsOptions } from './siem.ts';
 
 export interface CheckpointSink {
   readonly name: string;
@@ -102,5 +104,26 @@ export class WebhookCheckpointSink implements CheckpointSink {
 
   async publish(cp: StoredCheckpoint): Promise<void> {
     await httpsPost(this.#opts.url, cp.note, { 'content-type': 'text/plain; charset=utf-8', ...this.#opts.headers }, this.#opts);
+  }
+}
+
+/** Sends each checkpoint as an RFC 5424 message over TLS (RFC 5425) to a syslog collector. */
+export class SyslogCheckpointSink implements CheckpointSink {
+  readonly name: string;
+  readonly #t: SyslogTlsTransport;
+  readonly #o: SyslogTlsOptions;
+
+  constructor(opts: SyslogTlsOptions) {
+    this.#o = opts;
+    this.#t = new SyslogTlsTransport(opts);
+    this.name = `syslog:${opts.host}:${opts.port}`;
+  }
+
+  async publish(cp: StoredCheckpoint): Promise<void> {
+    await this.#t.sendMessages([formatCheckpointSyslog(cp, this.#o)]);
+  }
+
+  close(): Promise<void> {
+    return this.#t.close();
   }
 }

@@ -42,3 +42,27 @@ test('postgres store: the advisory lock admits one leader across pools and is fr
     await fx.cleanup();
   }
 });
+
+test('postgres store: live verification through the batched byte reader names a tampered entry', async (t) => {
+  const fx = await pgStore();
+  if ('skip' in fx) return t.skip(fx.skip);
+  const { AuditLog } = await import('./log.ts');
+  const { generateNoteKey, parseSignerKey } = await import('./note.ts');
+  const { verifyLog } = await import('./verify.ts');
+  const key = generateNoteKey('rampart.test/audit');
+  try {
+    const log = await AuditLog.open({ store: fx.store, origin: 'rampart.test/audit', signer: parseSignerKey(key.signerKey) });
+    for (let i = 0; i < 30; i++) await log.record({ action: 'admin.login', actor: { type: 'admin', id: `é-${i}` }, outcome: 'success', details: { i } });
+    const cp = (await log.checkpoint())!;
+    await log.close();
+    const clean = await verifyLog(fx.store, cp.note, key.verifierKey);
+    assert.deepEqual(clean.findings, []);
+    assert.deepEqual(Buffer.from(clean.root), Buffer.from(cp.rootHash));
+    await fx.pool.query(`UPDATE "${fx.schema}".audit_entry SET entry = replace(entry, '"i":11', '"i":12') WHERE idx = 11`);
+    const r = await verifyLog(fx.store, cp.note, key.verifierKey);
+    assert.ok(r.findings.some((f) => f.kind === 'modified' && f.index === 11 && f.reason === 'leaf_hash'), JSON.stringify(r.findings));
+    assert.ok(r.findings.some((f) => f.kind === 'checkpoint_mismatch'));
+  } finally {
+    await fx.cleanup();
+  }
+});

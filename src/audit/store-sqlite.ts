@@ -9,6 +9,7 @@ import { conflict } from '../lib/errors.ts';
 import { NODE_STRIDE, clampLimit, cpFromRow, entryFromRow, type Row } from './store.ts';
 import type { AuditQuery, AuditStore, LeaderLease, StoredCheckpoint, StoredEntry, StoredNode } from './store.ts';
 import type { HashRun } from './merkle.ts';
+import type { LogRecord } from './export.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS audit_entry (
@@ -93,6 +94,8 @@ export class SqliteAuditStore implements AuditStore {
       listCp: db.prepare('SELECT * FROM audit_checkpoint WHERE size >= ? ORDER BY size LIMIT ?'),
       entries: db.prepare('SELECT * FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
       leafRecords: db.prepare('SELECT idx, entry, leaf_hash FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
+      // The entry as its stored bytes: hashed as they are, no UTF-16 string per row.
+      leafBatch: db.prepare('SELECT idx, CAST(entry AS BLOB), leaf_hash FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
       getCursor: db.prepare('SELECT next_index FROM audit_cursor WHERE name = ?'),
       setCursor: db.prepare('INSERT INTO audit_cursor (name, next_index) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET next_index = excluded.next_index'),
     };
@@ -176,6 +179,25 @@ export class SqliteAuditStore implements AuditStore {
       for (const r of rows) yield { index: Number(r.idx), entry: r.entry as string, leafHash: r.leaf_hash as Uint8Array };
       if (rows.length < batch) return;
       next = Number((rows[rows.length - 1] as Row).idx) + 1;
+    }
+  }
+
+  async *readLeafBatches(start: number, end = Number.MAX_SAFE_INTEGER): AsyncIterable<LogRecord[]> {
+    const st = this.#stmt('leafBatch');
+    // Rows as arrays: no per-row object with named keys to build.
+    st.setReturnArrays(true);
+    let next = start;
+    const batch = 20_000;
+    for (;;) {
+      const rows = st.all(next, end, batch) as unknown as [number, Uint8Array, Uint8Array][];
+      const out: LogRecord[] = new Array<LogRecord>(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i] as [number, Uint8Array, Uint8Array];
+        out[i] = { position: r[0], entry: null, bytes: r[1], leafHash: r[2] };
+      }
+      if (out.length > 0) yield out;
+      if (rows.length < batch) return;
+      next = (rows[rows.length - 1] as [number, Uint8Array, Uint8Array])[0] + 1;
     }
   }
 

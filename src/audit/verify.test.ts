@@ -190,3 +190,75 @@ test('tampering with the live database is detected and named', async () => {
     f.td.cleanup();
   }
 });
+
+test('property: a random single tampering of a random log is detected and named (offline, in records)', async () => {
+  const fc = (await import('fast-check')).default;
+  const { verifyRecords } = await import('./verify.ts');
+  const { rootFromLeafHashes } = await import('./merkle.ts');
+  type Rec = { position: number; leafHash: Uint8Array; entry: string | null };
+  const build = (n: number) => {
+    const recs: Rec[] = [];
+    let prev: Uint8Array | null = null;
+    for (let i = 0; i < n; i++) {
+      const b = buildEntry(ev(i), i, prev, new Date('2026-11-22T00:00:00Z'));
+      prev = b.stored.leafHash;
+      recs.push({ position: i, leafHash: b.stored.leafHash, entry: b.stored.entry });
+    }
+    const root = rootFromLeafHashes(recs.map((r) => r.leafHash));
+    return { recs, note: signCheckpoint({ origin: ORIGIN, size: n, rootHash: root }, signer) };
+  };
+  const run = (recs: Rec[], note: string, batched: boolean) =>
+    verifyRecords(
+      batched
+        ? (async function* () {
+            yield recs;
+          })()
+        : (async function* () {
+            yield* recs;
+          })(),
+      { trustedCheckpoint: note, verifierKey: key.verifierKey },
+    );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 3, max: 60 }),
+      fc.constantFrom('modify', 'modify_rehash', 'delete', 'insert', 'reorder', 'truncate'),
+      fc.nat(),
+      fc.boolean(),
+      async (n, op, pick, batched) => {
+        const { recs, note } = build(n);
+        const clean = await run(recs, note, batched);
+        assert.deepEqual(clean.findings, []);
+        const i = pick % (n - 1); // never the last entry, so a following entry exists
+        const L = recs.map((r) => ({ ...r }));
+        const kinds = (r: Awaited<ReturnType<typeof run>>) => r.findings.map((f) => f.kind);
+        if (op === 'modify' || op === 'modify_rehash') {
+          const e = JSON.parse(L[i]!.entry!);
+          e.details = { i: 'forged' };
+          const { canonicalize } = await import('./jcs.ts');
+          L[i]!.entry = canonicalize(e);
+          if (op === 'modify_rehash') L[i]!.leafHash = hashLeaf(Buffer.from(L[i]!.entry!));
+          const r = await run(L, note, batched);
+          assert.ok(r.findings.some((f) => f.kind === 'modified' && f.index === i && f.reason === (op === 'modify' ? 'leaf_hash' : 'prev_link')), JSON.stringify(r.findings));
+          assert.ok(kinds(r).includes('checkpoint_mismatch'));
+        } else if (op === 'delete') {
+          L.splice(i, 1);
+          const r = await run(L, note, batched);
+          assert.ok(r.findings.some((f) => f.kind === 'deleted' && f.index === i), JSON.stringify(r.findings));
+        } else if (op === 'insert') {
+          const forged = buildEntry({ action: 'admin.login', actor: { type: 'admin', id: 'intruder' }, outcome: 'success' }, i, i > 0 ? recs[i - 1]!.leafHash : null, new Date());
+          L.splice(i, 0, { position: i, leafHash: forged.stored.leafHash, entry: forged.stored.entry });
+          const r = await run(L, note, batched);
+          assert.ok(r.findings.some((f) => f.kind === 'inserted' && f.index === i && f.position === i), JSON.stringify(r.findings));
+        } else if (op === 'reorder') {
+          [L[i], L[i + 1]] = [L[i + 1]!, L[i]!];
+          const r = await run(L, note, batched);
+          assert.ok(r.findings.some((f) => f.kind === 'reordered' && f.index === i && f.position === i + 1), JSON.stringify(r.findings));
+        } else {
+          const r = await run(L.slice(0, i + 1), note, batched);
+          assert.deepEqual(r.findings, [{ kind: 'truncated', size: i + 1, expected: n }]);
+        }
+      },
+    ),
+    { numRuns: 120 },
+  );
+});

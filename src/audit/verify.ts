@@ -17,7 +17,8 @@
 //
 // Memory is O(n / 8) bytes (a bitmap of seen indices) plus a bounded window.
 
-import { parseEntry } from './entry.ts';
+import { hash as oneShotHash } from 'node:crypto';
+import { parseEntry, quickEntry } from './entry.ts';
 import { CompactRange, EMPTY_ROOT, hashEqual, hashLeaf } from './merkle.ts';
 import { NoteError, openCheckpoint, parseVerifierKey } from './note.ts';
 import { NODE_STRIDE } from './store.ts';
@@ -92,9 +93,45 @@ class Bitmap {
   }
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-export async function verifyRecords(records: AsyncIterable<LogRecord>, opts: VerifyOptions): Promise<VerifyResult> {
+/** Records one at a time, or in batches (the fast path: no promise per record). */
+export type RecordSource = AsyncIterable<LogRecord> | AsyncIterable<LogRecord[]>;
+
+async function* batched(src: RecordSource): AsyncIterable<LogRecord[]> {
+  let buf: LogRecord[] = [];
+  for await (const x of src as AsyncIterable<LogRecord | LogRecord[]>) {
+    if (Array.isArray(x)) {
+      if (buf.length > 0) {
+        yield buf;
+        buf = [];
+      }
+      yield x;
+    } else {
+      buf.push(x);
+      if (buf.length >= 4096) {
+        yield buf;
+        buf = [];
+      }
+    }
+  }
+  if (buf.length > 0) yield buf;
+}
+
+const EMPTY_LEAF: Buffer = Buffer.from(hashLeaf(new Uint8Array(0)));
+
+/** RFC 9162 leaf hash of entry text: SHA-256(0x00 || UTF-8 bytes), hashed straight from the string. */
+export const hashEntryText = (text: string): Buffer => oneShotHash('sha256', '\u0000' + text, 'buffer');
+
+let leafBuf = Buffer.alloc(64 * 1024);
+/** RFC 9162 leaf hash of stored entry bytes, through one reused buffer. */
+export function hashEntryBytes(bytes: Uint8Array): Buffer {
+  if (bytes.length + 1 > leafBuf.length) leafBuf = Buffer.alloc(bytes.length + 1);
+  leafBuf[0] = 0x00;
+  leafBuf.set(bytes, 1);
+  return oneShotHash('sha256', leafBuf.subarray(0, bytes.length + 1), 'buffer');
+}
+
+export async function verifyRecords(records: RecordSource, opts: VerifyOptions): Promise<VerifyResult> {
   const verifier = typeof opts.verifierKey === 'string' ? parseVerifierKey(opts.verifierKey) : opts.verifierKey;
   const trusted = openCheckpoint(opts.trustedCheckpoint, verifier, opts.origin);
   const origin = opts.origin ?? trusted.origin;
@@ -129,6 +166,9 @@ export async function verifyRecords(records: AsyncIterable<LogRecord>, opts: Ver
     if (!hashEqual(root, s.cp.rootHash)) add({ kind: 'checkpoint_mismatch', size, source: s.source });
   };
   checkRoot(0, EMPTY_ROOT);
+  // Sorted signed sizes, so the loop tests one number per record instead of a map lookup.
+  const sizes = [...signed.keys()].filter((n) => n > 0).sort((a, b) => a - b);
+  let nextSigned = 0;
 
   const tree = new CompactRange();
   const seen = new Bitmap();
@@ -140,29 +180,6 @@ export async function verifyRecords(records: AsyncIterable<LogRecord>, opts: Ver
   const ringPos = new Float64Array(WINDOW);
   const prevIdx = new Float64Array(WINDOW).fill(-1);
   const prevVal: string[] = new Array<string>(WINDOW).fill('');
-  const hashOf = {
-    get(e: number): { hash: string; position: number } | undefined {
-      const k = e % WINDOW;
-      return ringIdx[k] === e ? { hash: ringHash[k] as string, position: ringPos[k] as number } : undefined;
-    },
-    set(e: number, v: { hash: string; position: number }): void {
-      const k = e % WINDOW;
-      ringIdx[k] = e;
-      ringHash[k] = v.hash;
-      ringPos[k] = v.position;
-    },
-  };
-  const prevOf = {
-    get(e: number): string | undefined {
-      const k = e % WINDOW;
-      return prevIdx[k] === e ? prevVal[k] : undefined;
-    },
-    set(e: number, v: string): void {
-      const k = e % WINDOW;
-      prevIdx[k] = e;
-      prevVal[k] = v;
-    },
-  };
   const dupCandidates = new Map<number, { position: number; hash: string }[]>();
   const flaggedModified = new Set<number>();
   // Entry `at` does not link to the entry before it: that one was modified,
@@ -173,64 +190,100 @@ export async function verifyRecords(records: AsyncIterable<LogRecord>, opts: Ver
   let lastClaimed = -2;
   let lastHash = '';
 
-  const pendingNodes: { level: number; index: number; hash: Uint8Array }[] = [];
+  // Stored interior nodes are compared in runs: per level, consecutive indices, one read each.
+  let pending: { level: number; start: number; hashes: Uint8Array[] }[] = [];
+  const lastRun = new Map<number, { level: number; start: number; hashes: Uint8Array[] }>();
+  let pendingCount = 0;
   const flushNodes = async (): Promise<void> => {
-    if (!opts.nodes || pendingNodes.length === 0) return;
-    const got = await opts.nodes.readHashes(pendingNodes.map((n) => ({ level: n.level, start: n.index, count: 1 })));
-    pendingNodes.forEach((n, i) => {
-      const h = got[i]?.[0];
-      if (!h || !hashEqual(h, n.hash)) add({ kind: 'node_mismatch', level: n.level, index: n.index });
+    if (!opts.nodes || pendingCount === 0) return;
+    const got = await opts.nodes.readHashes(pending.map((r) => ({ level: r.level, start: r.start, count: r.hashes.length })));
+    pending.forEach((run, i) => {
+      const have = got[i] ?? [];
+      for (let k = 0; k < run.hashes.length; k++) {
+        const h = have[k];
+        if (!h || !hashEqual(h, run.hashes[k] as Uint8Array)) add({ kind: 'node_mismatch', level: run.level, index: run.start + k });
+      }
     });
-    pendingNodes.length = 0;
+    pending = [];
+    lastRun.clear();
+    pendingCount = 0;
   };
+  const onNode = opts.nodes
+    ? (level: number, index: number, hash: Uint8Array): void => {
+        if (level % NODE_STRIDE !== 0) return;
+        const r = lastRun.get(level);
+        if (r && r.start + r.hashes.length === index) r.hashes.push(hash);
+        else {
+          const run = { level, start: index, hashes: [hash] };
+          pending.push(run);
+          lastRun.set(level, run);
+        }
+        pendingCount++;
+      }
+    : undefined;
 
-  for await (const rec of records) {
-    const position = count;
-    const entry = rec.entry === null ? null : parseEntry(rec.entry);
-    const computed = rec.entry === null ? hashLeaf(new Uint8Array(0)) : hashLeaf(Buffer.from(rec.entry, 'utf8'));
-    tree.append(computed, (level, index, hash) => {
-      if (opts.nodes && level % NODE_STRIDE === 0) pendingNodes.push({ level, index, hash });
-    });
-    count++;
-    if (signed.has(count)) checkRoot(count, tree.root());
-    if (pendingNodes.length >= 4096) await flushNodes();
-    if (opts.onProgress && (count & 0xfffff) === 0) opts.onProgress(count);
+  for await (const batch of batched(records)) {
+    for (const rec of batch) {
+      const position = count;
+      const bytes = rec.bytes;
+      // From stored bytes: hash them as they are; the structure check reads them
+      // as Latin-1 (a byte per character: JSON's structural characters are
+      // ASCII, so the shape is the same) and only the slow path decodes UTF-8.
+      const text = bytes !== undefined ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1') : rec.entry;
+      const computed = bytes !== undefined ? hashEntryBytes(bytes) : text === null ? EMPTY_LEAF : hashEntryText(text);
+      tree.append(computed, onNode);
+      count++;
+      if (count === sizes[nextSigned]) {
+        checkRoot(count, tree.root());
+        nextSigned++;
+      }
+      if (opts.onProgress && (count & 0xfffff) === 0) opts.onProgress(count);
 
-    if (!entry) {
-      add({ kind: 'malformed', position });
-      lastClaimed = -2;
-      continue;
-    }
-    const e = entry.index;
-    const h = hex(computed);
-    if (!hashEqual(computed, rec.leafHash)) {
-      add({ kind: 'modified', index: e, position, reason: 'leaf_hash' });
-      flaggedModified.add(e);
-    }
-    // prev link: the log wrote prev = leaf hash of entry e-1.
-    if (e === lastClaimed + 1 && entry.prev !== lastHash && prevMismatch.length < maxFindings) prevMismatch.push({ index: lastClaimed, position: position - 1, at: e });
-    if (e === 0 && entry.prev !== '') add({ kind: 'malformed', position });
+      // Structure: the cheap exact check of what the log writes; anything it
+      // does not accept goes through the full parser (same verdict, slower).
+      const fields = text === null ? null : (quickEntry(text) ?? fullEntry(bytes !== undefined ? Buffer.from(bytes).toString('utf8') : text));
+      if (!fields) {
+        add({ kind: 'malformed', position });
+        lastClaimed = -2;
+        continue;
+      }
+      const e = fields.index;
+      const h = computed.toString('hex');
+      if (!computed.equals(rec.leafHash)) {
+        add({ kind: 'modified', index: e, position, reason: 'leaf_hash' });
+        flaggedModified.add(e);
+      }
+      // prev link: the log wrote prev = leaf hash of entry e-1.
+      if (e === lastClaimed + 1 && fields.prev !== lastHash && prevMismatch.length < maxFindings) prevMismatch.push({ index: lastClaimed, position: position - 1, at: e });
+      if (e === 0 && fields.prev !== '') add({ kind: 'malformed', position });
 
-    if (seen.set(e)) {
-      duplicated.add(e);
-      const first = hashOf.get(e);
-      const list = dupCandidates.get(e) ?? [{ position: first?.position ?? -1, hash: first?.hash ?? '' }];
-      list.push({ position, hash: h });
-      dupCandidates.set(e, list);
-    } else {
-      if (e < maxClaimed) add({ kind: 'reordered', index: e, position });
-      hashOf.set(e, { hash: h, position });
+      const k = e % WINDOW;
+      if (seen.set(e)) {
+        duplicated.add(e);
+        const first = ringIdx[k] === e ? { position: ringPos[k] as number, hash: ringHash[k] as string } : { position: -1, hash: '' };
+        const list = dupCandidates.get(e) ?? [first];
+        list.push({ position, hash: h });
+        dupCandidates.set(e, list);
+      } else {
+        if (e < maxClaimed) add({ kind: 'reordered', index: e, position });
+        ringIdx[k] = e;
+        ringHash[k] = h;
+        ringPos[k] = position;
+      }
+      prevIdx[k] = e;
+      prevVal[k] = fields.prev;
+      if (e > maxClaimed) maxClaimed = e;
+      lastClaimed = e;
+      lastHash = h;
     }
-    prevOf.set(e, entry.prev);
-    if (e > maxClaimed) maxClaimed = e;
-    lastClaimed = e;
-    lastHash = h;
+    if (pendingCount >= 4096) await flushNodes();
   }
   await flushNodes();
 
   // Duplicates: the genuine copy is the one entry e+1 links to.
   for (const [e, cands] of dupCandidates) {
-    const next = prevOf.get(e + 1);
+    const k = (e + 1) % WINDOW;
+    const next = prevIdx[k] === e + 1 ? prevVal[k] : undefined;
     let genuine = cands.findIndex((c) => c.hash === next);
     if (genuine < 0) genuine = 0;
     cands.forEach((c, i) => {
@@ -263,6 +316,11 @@ export async function verifyRecords(records: AsyncIterable<LogRecord>, opts: Ver
   };
 }
 
+function fullEntry(text: string): { index: number; prev: string } | null {
+  const e = parseEntry(text);
+  return e ? { index: e.index, prev: e.prev } : null;
+}
+
 /** Verify a JSON Lines export file (see export.ts) offline. Checkpoints found in the file are checked too. */
 export async function verifyExportFile(path: string, opts: VerifyOptions): Promise<VerifyResult> {
   const checkpoints: string[] = [];
@@ -284,11 +342,15 @@ export async function verifyExportFile(path: string, opts: VerifyOptions): Promi
 /** Verify the live log in a store: entries, stored interior nodes and stored checkpoints. */
 export async function verifyStore(store: AuditStore, opts: VerifyOptions): Promise<VerifyResult> {
   const stored = (await store.listCheckpoints()).map((c) => c.note);
-  async function* records(): AsyncIterable<LogRecord> {
+  async function* records(): AsyncIterable<LogRecord | LogRecord[]> {
+    if (store.readLeafBatches) {
+      yield* store.readLeafBatches(0);
+      return;
+    }
     const src = store.readLeafRecords ? store.readLeafRecords(0) : store.readEntries(0);
     for await (const e of src) yield { position: e.index, leafHash: e.leafHash, entry: e.entry };
   }
-  return verifyRecords(records(), { nodes: store, ...opts, checkpoints: [...(opts.checkpoints ?? []), ...stored] });
+  return verifyRecords(records() as RecordSource, { nodes: store, ...opts, checkpoints: [...(opts.checkpoints ?? []), ...stored] });
 }
 
 /**

@@ -54,6 +54,8 @@ export interface ApiClient {
   post<T>(path: string, body: unknown): Promise<T>;
   put<T>(path: string, body: unknown): Promise<T>;
   del<T>(path: string): Promise<T>;
+  /** GET a streamed (non-JSON) response body, e.g. the audit export; errors as for get(). */
+  getStream(path: string, query?: Record<string, string | undefined>): Promise<AsyncIterable<Uint8Array>>;
 }
 
 export function createApiClient(opts: ApiClientOptions): ApiClient {
@@ -63,11 +65,15 @@ export function createApiClient(opts: ApiClientOptions): ApiClient {
   if (!/^[\x21-\x7e]{1,256}$/.test(opts.token)) throw new CliError('malformed token');
   const token = opts.token;
 
-  async function call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | undefined>): Promise<T> {
+  async function call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | undefined>, stream = false): Promise<T> {
     const url = new URL(base.pathname.replace(/\/$/, '') + path, base);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
-    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
-    const init: Parameters<FetchLike>[1] = { method, headers, signal: AbortSignal.timeout(TIMEOUT_MS) };
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: stream ? '*/*' : 'application/json' };
+    const init: Parameters<FetchLike>[1] = { method, headers };
+    // A streamed export may run long; only the wait for its headers is bounded.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+    init.signal = abort.signal;
     if (body !== undefined) {
       headers['content-type'] = 'application/json';
       init.body = JSON.stringify(body);
@@ -76,10 +82,20 @@ export function createApiClient(opts: ApiClientOptions): ApiClient {
     try {
       res = await doFetch(url.toString(), init);
     } catch (e) {
+      clearTimeout(timer);
       const cause = (e as { cause?: { code?: string } }).cause?.code;
       throw new CliError(`cannot reach the admin API at ${base.origin}${cause ? ` (${cause})` : ''}`);
     }
-    const text = await readLimited(res);
+    if (stream && res.ok && res.body) {
+      clearTimeout(timer);
+      return res.body as unknown as T;
+    }
+    let text: string;
+    try {
+      text = await readLimited(res);
+    } finally {
+      clearTimeout(timer);
+    }
     let data: unknown;
     try {
       data = text === '' ? null : JSON.parse(text);
@@ -100,6 +116,7 @@ export function createApiClient(opts: ApiClientOptions): ApiClient {
     post: (path, body) => call('POST', path, body),
     put: (path, body) => call('PUT', path, body),
     del: (path) => call('DELETE', path),
+    getStream: (path, query) => call<AsyncIterable<Uint8Array>>('GET', path, undefined, query, true),
   };
 }
 

@@ -17,7 +17,7 @@ describe('rampart groups / command bulk', () => {
   before(async () => {
     s = await createTestStack();
     fleet = await openFleet({ opened: s.opened, audit: s.audit, commands: s.commands, build: (i) => buildCommand(i), log: pino({ level: 'silent' }), now: () => new Date() });
-    app = await createAdminServer({ devices: s.devices, commands: s.commands, auth: s.auth, audit: s.audit, health: async () => ({ status: 'ok' }), groups: fleet.groups, bulk: fleet.bulk, authz: { admins: s.authz.admins, roles: s.authz.roles, tokens: s.authz.tokens, approvals: s.authz.gate } });
+    app = await createAdminServer({ ...s.adminDeps, groups: fleet.groups, bulk: fleet.bulk });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();
     assert.ok(addr && typeof addr === 'object');

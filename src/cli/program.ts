@@ -15,6 +15,7 @@ import type { Prompt } from './login.ts';
 import { registerPushCommands } from './push.ts';
 import { registerFleetCommands } from './fleet.ts';
 import { registerEnrollmentCommands } from './enroll.ts';
+import { registerAuditApiCommands } from './audit.ts';
 
 export interface CliIo {
   stdout: { write(s: string): unknown };
@@ -126,6 +127,8 @@ export function createProgram(io: CliIo): Command {
       if (!last.endsWith('\n')) io.stdout.write('\n');
       if (code !== 0) throw new CliError(code === 1 ? 'the audit log did not verify' : 'audit verify could not run', code);
     });
+
+  registerAuditApiCommands(audit, { withApi, client, out, json });
 
   const devices = program.command('devices').description('enrolled devices');
   withApi(devices.command('list').description('list devices'))

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { AuthzConfigError, parseAuthzConfig, type AuthzConfig } from '../authz/config.ts';
 import { IdentityConfigError, parseIdentityConfig } from '../identity/config.ts';
 import type { IdentityConfig } from '../identity/config.ts';
+import { AUDIT_ENV, parseAuditConfig, type AuditConfig, type AuditFileConfig } from '../audit/config.ts';
 
 export interface ListenAddress {
   host: string;
@@ -42,6 +43,8 @@ export interface Config {
   authz: AuthzConfig;
   /** Sign-in, sessions, WebAuthn, OIDC (src/identity/config.ts). */
   identity: IdentityConfig;
+  /** Audit checkpoint sinks and SIEM forwarding (src/audit/config.ts). */
+  audit: AuditConfig;
 }
 
 export class ConfigError extends Error {
@@ -70,6 +73,7 @@ const ENV: Record<string, keyof FileConfig> = {
   RAMPART_LOG_LEVEL: 'logLevel',
   RAMPART_AUTHZ: 'authz',
   RAMPART_IDENTITY: 'identity',
+  ...AUDIT_ENV,
 };
 
 type FileConfig = {
@@ -89,7 +93,7 @@ type FileConfig = {
   authz?: unknown;
   /** Object in the file; JSON text in RAMPART_IDENTITY. */
   identity?: unknown;
-};
+} & AuditFileConfig;
 
 const FILE_KEYS = new Set<string>(Object.values(ENV));
 const FILE_SETTING: Record<string, string> = Object.fromEntries(Object.entries(ENV).map(([env, key]) => [key, env]));
@@ -227,6 +231,9 @@ function validate(c: FileConfig, ctx: { dev: boolean; cwd: string; env: NodeJS.P
     trustedProxies,
     logLevel,
     dev: ctx.dev,
+    audit: parseAuditConfig(c, { dataDir, cwd: ctx.cwd }, (setting, message) => {
+      throw new ConfigError(setting, message);
+    }),
   };
 }
 

@@ -2,14 +2,19 @@
 // file next to the main database (or the same PostgreSQL database), signed by
 // an Ed25519 key sealed with the key-encryption key, with every checkpoint
 // appended to a file sink that should live on another mount.
-import path from 'node:path';
+import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.ts';
 import { AuditLog } from '../audit/log.ts';
 import { generateNoteKey, parseSignerKey } from '../audit/note.ts';
-import { FileCheckpointSink } from '../audit/sinks.ts';
+import { readFileSync } from 'node:fs';
+import { FileCheckpointSink, SyslogCheckpointSink, WebhookCheckpointSink } from '../audit/sinks.ts';
+import type { CheckpointSink } from '../audit/sinks.ts';
+import { SiemForwarder, SyslogTlsTransport, WebhookTransport } from '../audit/siem.ts';
+import type { AuditConfig } from '../audit/config.ts';
+import type { AuditStore } from '../audit/store.ts';
 import { SqliteAuditStore } from '../audit/store-sqlite.ts';
 import { PgAuditStore } from '../audit/store-pg.ts';
 import type { AuditRecorder } from '../audit/types.ts';
@@ -40,6 +45,33 @@ async function signerKey(storage: OpenedStorage, sealer: Sealer, name: string): 
   return { signer: k.signerKey, verifier: k.verifierKey };
 }
 
+/** Checkpoint sinks from the configuration: always the file, plus syslog and webhook when set. */
+export function checkpointSinks(c: AuditConfig): CheckpointSink[] {
+  const ca = c.tlsCaFile !== undefined ? readFileSync(c.tlsCaFile) : undefined;
+  const tls = ca !== undefined ? { ca } : {};
+  const sinks: CheckpointSink[] = [new FileCheckpointSink(c.checkpointFile)];
+  if (c.checkpointSyslog) sinks.push(new SyslogCheckpointSink({ ...c.checkpointSyslog, ...tls }));
+  if (c.checkpointWebhook) sinks.push(new WebhookCheckpointSink({ url: c.checkpointWebhook, ...tls }));
+  return sinks;
+}
+
+/** SIEM forwarders from the configuration, each with its own cursor in the audit store (the spool). */
+export function siemForwarders(c: AuditConfig, store: AuditStore, log: Logger): SiemForwarder[] {
+  const ca = c.tlsCaFile !== undefined ? readFileSync(c.tlsCaFile) : undefined;
+  const tls = ca !== undefined ? { ca } : {};
+  const onError = (name: string) => (err: unknown) => log.warn({ forwarder: name, err: err instanceof Error ? err.message : 'unknown' }, 'SIEM delivery failed; retrying');
+  const out: SiemForwarder[] = [];
+  if (c.siemSyslog) {
+    const name = `siem-syslog:${c.siemSyslog.host}:${c.siemSyslog.port}`;
+    out.push(new SiemForwarder({ store, name, transport: new SyslogTlsTransport({ ...c.siemSyslog, ...tls }), onError: onError(name) }));
+  }
+  if (c.siemWebhook && c.siemWebhookSecret) {
+    const name = `siem-webhook:${new URL(c.siemWebhook).host}`;
+    out.push(new SiemForwarder({ store, name, transport: new WebhookTransport({ url: c.siemWebhook, secret: c.siemWebhookSecret, ...tls }), onError: onError(name) }));
+  }
+  return out;
+}
+
 export async function openAudit(config: Config, storage: OpenedStorage, sealer: Sealer, log: Logger): Promise<OpenedAudit> {
   const host = new URL(config.publicUrl).host.replace(/:\d+$/, '');
   const origin = `${host}/rampart-audit`;
@@ -51,23 +83,29 @@ export async function openAudit(config: Config, storage: OpenedStorage, sealer: 
     store = new PgAuditStore(pool, storage.schema ? { schema: storage.schema } : {});
     close = () => pool.end();
   } else {
-    const db = new DatabaseSync(path.join(config.dataDir, 'audit.db'));
+    const db = new DatabaseSync(join(config.dataDir, 'audit.db'));
     store = new SqliteAuditStore(db);
     close = async () => db.close();
   }
+  const sinks = checkpointSinks(config.audit);
   const auditLog = await AuditLog.open({
     store,
     origin,
     signer: parseSignerKey(keys.signer),
-    sinks: [new FileCheckpointSink(path.join(config.dataDir, 'audit-checkpoints.log'))],
+    sinks,
     onError: (err, where) => log.error({ where, err: err instanceof Error ? err.message : 'unknown' }, 'audit log background failure'),
   });
+  // SIEM forwarding runs where the log is written (this node holds the writer lease).
+  const forwarders = siemForwarders(config.audit, store, log);
+  for (const f of forwarders) f.start();
   return {
     recorder: auditLog,
     log: auditLog,
     verifierKey: keys.verifier,
     async close() {
+      await Promise.all(forwarders.map((f) => f.stop()));
       await auditLog.close();
+      for (const s of sinks) if (s instanceof SyslogCheckpointSink) await s.close();
       await close();
     },
   };

@@ -22,6 +22,7 @@ import { openKeys } from './keys.ts';
 import { openAudit, type OpenedAudit } from './audit.ts';
 import { openPush } from './push.ts';
 import { openFleet } from './fleet.ts';
+import { createAuditReadService } from '../audit/service.ts';
 import { createDevicePlane } from './device-plane.ts';
 import { createRateCounter } from './rate-counter.ts';
 import { superviseGateway, type GatewaySupervisor } from '../supervisor/gateway-process.ts';
@@ -161,6 +162,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     audit: audit.recorder,
     authz: { admins: authz.admins, roles: authz.roles, tokens: authz.tokens, approvals: authz.gate },
     enrollment: { invitations: enrollment.invitations, ca: enrollment.ca },
+    auditLog: createAuditReadService({ store: audit.log.store, audit: audit.recorder }),
     logger: log,
     push: push.certs,
     groups: fleet.groups,
@@ -299,7 +301,7 @@ export async function serve(opts: { config?: string | undefined; dev: boolean })
   out.write(`  Admin API (loopback):   ${server.adminUrl}/api/v1   health ${server.adminUrl}/api/v1/health\n`);
   out.write(`  Data directory:         ${config.dataDir}\n`);
   out.write(`  Audit verifier key:     ${server.auditVerifierKey}\n`);
-  out.write(`  Audit checkpoints:      ${path.join(config.dataDir, 'audit-checkpoints.log')} (copy them off this machine)\n`);
+  out.write(`  Audit checkpoints:      ${config.audit.checkpointFile}${config.audit.checkpointSyslog || config.audit.checkpointWebhook ? ' (+ syslog/webhook)' : ' (keep it on another mount, or configure RAMPART_AUDIT_CHECKPOINT_SYSLOG/_WEBHOOK)'}\n`);
   if (server.firstAdminToken) {
     out.write(`\n  First administrator: admin\n  One-time credential (shown once, store it now):\n    ${server.firstAdminToken}\n`);
     out.write(`  Try: RAMPART_TOKEN=<credential> npm run rampart -- devices list --url ${server.adminUrl}\n`);

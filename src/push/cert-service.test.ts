@@ -28,7 +28,7 @@ describe('push certificate management', () => {
     s = await createTestStack();
     const sealer = new SecretBox(createKeyRing([{ id: 'k1', key: randomBytes(32) }], 'k1'));
     certs = createPushCertService({ settings: s.storage.settings, sealer, audit: s.audit, now: () => new Date(), cacheMs: 0 });
-    app = await createAdminServer({ devices: s.devices, commands: s.commands, auth: s.auth, audit: s.audit, health: async () => ({ status: 'ok' }), push: certs, authz: { admins: s.authz.admins, roles: s.authz.roles, tokens: s.authz.tokens, approvals: s.authz.gate } });
+    app = await createAdminServer({ ...s.adminDeps, push: certs });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();
     assert.ok(addr && typeof addr === 'object');

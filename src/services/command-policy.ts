@@ -13,6 +13,7 @@ export const PERMISSIONS = {
   commandsRead: 'commands.read',
   commandsSend: 'commands.send',
   commandsCancel: 'commands.cancel',
+  auditRead: 'audit.read',
 } as const;
 
 export type CommandClass = 'query' | 'lock' | 'manage' | 'erase';

@@ -10,6 +10,7 @@ import { getPushCertificateRoute, uploadPushCertificateRoute } from './push.ts';
 import { addGroupMembersRoute, createGroupRoute, deleteGroupRoute, getGroupRoute, listGroupMembersRoute, listGroupsRoute, removeGroupMembersRoute } from './groups.ts';
 import { bulkCommandRoute, bulkProgressRoute } from './bulk.ts';
 import { createInvitationRoute, listInvitationsRoute, revokeInvitationRoute, rotateCaRoute, showCaRoute } from './enrollment.ts';
+import { AUDIT_ROUTES } from './audit.ts';
 
 /** "METHOD url" of the only routes reachable without a token. */
 export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([
@@ -82,4 +83,5 @@ export const ROUTES: readonly AnyRoute[] = [
   revokeInvitationRoute,
   showCaRoute,
   rotateCaRoute,
+  ...AUDIT_ROUTES,
 ] as AnyRoute[];

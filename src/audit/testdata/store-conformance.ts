@@ -47,6 +47,14 @@ export async function storeConformance(store: AuditStore): Promise<void> {
   let all = 0;
   for await (const _ of store.readEntries(0)) all++;
   assert.equal(all, 30);
+  // The verifier's batched byte reader returns the same entries as their stored UTF-8 bytes.
+  if (store.readLeafBatches) {
+    const recs = [];
+    for await (const b of store.readLeafBatches(3, 30)) recs.push(...b);
+    assert.deepEqual(recs.map((r) => r.position), Array.from({ length: 27 }, (_, i) => i + 3));
+    assert.equal(Buffer.from(recs[2]!.bytes!).toString('utf8'), a[5]!.entry);
+    assert.deepEqual(Buffer.from(recs[2]!.leafHash), Buffer.from(a[5]!.leafHash));
+  }
 
   // Search
   const ids = async (q: Parameters<AuditStore['search']>[0]) => (await store.search(q)).map((e) => e.index);
