@@ -23,6 +23,14 @@ const REQUIRED_PERMISSION: Record<string, string | null> = {
   'GET /api/v1/commands/:uuid/devices/:deviceId': 'commands.read',
   'DELETE /api/v1/commands/:uuid/devices/:deviceId': 'commands.cancel',
   'GET /api/v1/openapi.json': AUTHENTICATED,
+  'GET /api/v1/staff': 'staff.read',
+  'POST /api/v1/staff/search': 'staff.read',
+  'GET /api/v1/staff/:id': 'staff.read',
+  'POST /api/v1/staff/:id/reveal': 'pii.reveal',
+  'POST /api/v1/staff': 'staff.write',
+  'POST /api/v1/staff/:id': 'staff.write',
+  'DELETE /api/v1/staff/:id': 'staff.write',
+  'GET /api/v1/pii/access': 'pii.access.read',
 };
 
 /** A concrete URL for a route pattern. */

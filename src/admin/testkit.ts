@@ -20,6 +20,7 @@ import { createAuthenticator, createFirstAdmin, issueApiToken } from './tokens.t
 import { createAdminServer } from './server.ts';
 import type { AdminServerDeps, Authenticator, HealthReport } from './types.ts';
 import { buildCommand } from '../protocol/commands/build.ts';
+import { openTestDirectory } from '../directory/test-directory.ts';
 
 /** The real audit log; `events` lists what it acknowledged, in order, for assertions. */
 export interface CollectedAudit extends AuditRecorder {
@@ -91,11 +92,13 @@ export async function createTestStack(opts: {
     onEnqueued: (deviceIds, commandUuid) => enqueued.push({ deviceIds, commandUuid }),
   });
   const auth = createAuthenticator({ tokens: storage.tokens, admins: storage.admins, now });
+  const directory = await openTestDirectory(opened, audit, now);
   const app = await createAdminServer({
     devices,
     commands,
     auth,
     audit,
+    directory,
     health: opts.health ?? (async () => ({ status: 'ok' })),
     ...(opts.limits ? { limits: opts.limits } : {}),
   });

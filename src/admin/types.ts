@@ -5,6 +5,7 @@ import type { Static, TSchema } from 'typebox';
 import type { Logger } from 'pino';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { Actor, CommandService, DeviceService } from '../services/types.ts';
+import type { StaffDirectory } from '../directory/staff.ts';
 
 export interface Credentials {
   /** The bearer token as presented (already stripped of "Bearer "). */
@@ -29,6 +30,8 @@ export interface AdminServices {
   devices: DeviceService;
   commands: CommandService;
   health: () => Promise<HealthReport>;
+  /** The staff directory (src/directory); routes answer 503 without it. */
+  directory?: StaffDirectory;
 }
 
 export interface AdminServerDeps extends AdminServices {

@@ -22,6 +22,7 @@ import { createRateCounter } from './rate-counter.ts';
 import { superviseGateway, type GatewaySupervisor } from '../supervisor/gateway-process.ts';
 import type { InitMessage } from '../ipc/messages.ts';
 import { toPem } from '../pki/pem.ts';
+import { openStaffDirectory } from '../directory/open.ts';
 
 export interface RunningServer {
   config: Config;
@@ -66,6 +67,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   const topic = (await storage.settings.get('push.topic')) ?? DEV_TOPIC;
 
   const devices = createDeviceService({ devices: storage.devices, audit: audit.recorder });
+  const staff = await openStaffDirectory({ storage: opened, sealer: keys.sealer, audit: audit.recorder, log });
   const commands = createCommandService({
     queue: storage.queue,
     devices: storage.devices,
@@ -89,6 +91,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     auth: createAuthenticator({ tokens: storage.tokens, admins: storage.admins, now }),
     audit: audit.recorder,
     logger: log,
+    directory: staff.directory,
     health: async () => {
       try {
         await storage.settings.get('health');
@@ -170,6 +173,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   } catch (e) {
     await gateway.stop();
     await admin.close();
+    await staff.close();
     await audit.close();
     await opened.close();
     throw e;
@@ -193,6 +197,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       stopped = true;
       await gateway.stop();
       await admin.close();
+      await staff.close();
       await audit.close();
       await opened.close();
     },

@@ -62,6 +62,12 @@ export const KNOWN_SCOPES: readonly string[] = [
   PERMISSIONS.commandsSend,
   ...COMMAND_CLASSES.map((c) => `${PERMISSIONS.commandsSend}.${c}`),
   PERMISSIONS.commandsCancel,
+  'staff.read',
+  'staff.write',
+  'pii.reveal',
+  'pii.access.read',
+  'pii.export',
+  'scim.provision',
 ];
 
 export function isKnownScope(scope: string): boolean {

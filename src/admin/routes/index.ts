@@ -4,6 +4,7 @@ import { healthRoute } from './health.ts';
 import { getDeviceRoute, listDeviceCommandsRoute, listDevicesRoute } from './devices.ts';
 import { cancelCommandRoute, commandResultRoute, commandStatusRoute, enqueueCommandRoute } from './commands.ts';
 import { openApiRoute } from './openapi.ts';
+import { STAFF_ROUTES } from './staff.ts';
 
 /** "METHOD url" of the only routes reachable without a token. */
 export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['GET /api/v1/health']);
@@ -20,4 +21,5 @@ export const ROUTES: readonly AnyRoute[] = [
   commandResultRoute,
   cancelCommandRoute,
   openApiRoute,
+  ...STAFF_ROUTES,
 ] as AnyRoute[];
