@@ -36,6 +36,7 @@ export function accessContextOf(actor: Actor): AccessContext {
 
 const CHUNK = 400;
 
+/** Appends one row per subject and updates the per-(principal, subject) summary, in one transaction. */
 export async function recordAccess(
   db: Kysely<PiiTables> | Transaction<PiiTables>,
   ctx: AccessContext,
@@ -44,9 +45,24 @@ export async function recordAccess(
   staffIds: readonly string[],
   at: Date,
 ): Promise<void> {
-  const ids = [...new Set(staffIds)];
+  const ids = [...new Set(staffIds)].sort();
+  if (ids.length === 0) return;
+  if (!db.isTransaction) {
+    await db.transaction().execute((t) => recordAccess(t, ctx, purpose, revealed, ids, at));
+    return;
+  }
+  const ms = at.getTime();
   for (let i = 0; i < ids.length; i += CHUNK) {
-    await db.insertInto('pii_access').values(ids.slice(i, i + CHUNK).map((staff_id) => ({
+    const chunk = ids.slice(i, i + CHUNK);
+    await db.insertInto('pii_access_subject')
+      .values(chunk.map((staff_id) => ({ principal: ctx.principal, staff_id, first_at: ms, last_at: ms, reads: 1, last_revealed_at: revealed ? ms : null })))
+      .onConflict((oc) => oc.columns(['principal', 'staff_id']).doUpdateSet({
+        last_at: sql`case when excluded.last_at > pii_access_subject.last_at then excluded.last_at else pii_access_subject.last_at end`,
+        reads: sql`pii_access_subject.reads + 1`,
+        last_revealed_at: sql`coalesce(excluded.last_revealed_at, pii_access_subject.last_revealed_at)`,
+      }))
+      .execute();
+    await db.insertInto('pii_access').values(chunk.map((staff_id) => ({
       at: at.getTime(),
       principal: ctx.principal,
       actor_type: ctx.actorType,
@@ -94,7 +110,18 @@ export interface AccessBySubject {
 
 const n = (v: unknown): number => Number(v ?? 0);
 
+/** Rebuilds pii_access_subject from the append-only log (after a restore, or to check it). */
+export async function rebuildAccessSummary(db: Kysely<PiiTables>): Promise<void> {
+  await db.transaction().execute(async (t) => {
+    await t.deleteFrom('pii_access_subject').execute();
+    await sql`insert into pii_access_subject (principal, staff_id, first_at, last_at, reads, last_revealed_at)
+      select principal, staff_id, min(at), max(at), count(*), max(case when revealed = 1 then at end)
+      from pii_access group by principal, staff_id`.execute(t);
+  });
+}
+
 export async function accessByPrincipal(db: Kysely<PiiTables>, q: AccessQuery & { principal: string }): Promise<AccessByPrincipal> {
+  if (q.until === undefined) return accessSince(db, q);
   const since = q.since.getTime();
   const until = q.until?.getTime() ?? Number.MAX_SAFE_INTEGER;
   const base = db.selectFrom('pii_access').where('principal', '=', q.principal).where('at', '>=', since).where('at', '<', until);
@@ -116,6 +143,30 @@ export async function accessByPrincipal(db: Kysely<PiiTables>, q: AccessQuery & 
     reads: n(counts.reads),
     subjects: n(counts.subjects),
     revealedSubjects: n(counts.revealed),
+    staffIds: ids,
+  };
+  if (rows.length > q.limit && ids.length > 0) out.next = ids[ids.length - 1] as string;
+  return out;
+}
+
+/** Open-ended "since T": people from the summary (a person was seen since T iff their last access is), reads from the log's index. */
+async function accessSince(db: Kysely<PiiTables>, q: AccessQuery & { principal: string }): Promise<AccessByPrincipal> {
+  const since = q.since.getTime();
+  const reads = await db.selectFrom('pii_access').where('principal', '=', q.principal).where('at', '>=', since).select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow();
+  const people = db.selectFrom('pii_access_subject').where('principal', '=', q.principal);
+  const subjects = await people.where('last_at', '>=', since).select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow();
+  const revealed = await people.where('last_revealed_at', '>=', since).select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow();
+  let page = people.where('last_at', '>=', since).select('staff_id').orderBy('staff_id').limit(q.limit + 1);
+  if (q.after !== undefined) page = page.where('staff_id', '>', q.after);
+  const rows = await page.execute();
+  const ids = rows.slice(0, q.limit).map((r) => r.staff_id);
+  const out: AccessByPrincipal = {
+    principal: q.principal,
+    since: q.since.toISOString(),
+    until: null,
+    reads: n(reads.n),
+    subjects: n(subjects.n),
+    revealedSubjects: n(revealed.n),
     staffIds: ids,
   };
   if (rows.length > q.limit && ids.length > 0) out.next = ids[ids.length - 1] as string;

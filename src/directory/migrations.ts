@@ -88,6 +88,19 @@ export function directoryMigrations(backend: StorageBackend): Record<string, Mig
         await db.schema.createIndex('pii_access_principal').on('pii_access').columns(['principal', 'at', 'staff_id']).execute();
         await db.schema.createIndex('pii_access_staff').on('pii_access').columns(['staff_id', 'at']).execute();
         await db.schema.createIndex('pii_access_at').on('pii_access').columns(['at']).execute();
+        // Derived from pii_access in the same transaction (rebuildable with
+        // rebuildAccessSummary): one row per (principal, person) with the last
+        // access, so "whom did X see since T" counts people, not reads.
+        await strict(backend, db.schema.createTable('pii_access_subject')
+          .addColumn('principal', 'text', (c) => c.notNull())
+          .addColumn('staff_id', 'text', (c) => c.notNull())
+          .addColumn('first_at', t.bigint, (c) => c.notNull())
+          .addColumn('last_at', t.bigint, (c) => c.notNull())
+          .addColumn('reads', t.bigint, (c) => c.notNull())
+          .addColumn('last_revealed_at', t.bigint)
+          .addPrimaryKeyConstraint('pii_access_subject_pk', ['principal', 'staff_id'])).execute();
+        await db.schema.createIndex('pii_access_subject_last').on('pii_access_subject').columns(['principal', 'last_at']).execute();
+        await db.schema.createIndex('pii_access_subject_revealed').on('pii_access_subject').columns(['principal', 'last_revealed_at']).execute();
         if (backend === 'sqlite') {
           await sql`create trigger pii_access_no_update before update on pii_access begin select raise(abort, 'pii_access is append-only'); end`.execute(db);
           await sql`create trigger pii_access_no_delete before delete on pii_access begin select raise(abort, 'pii_access is append-only'); end`.execute(db);

@@ -162,7 +162,13 @@ export function runDirectoryConformance(backend: 'sqlite' | 'postgres'): void {
       const firstThree = [...ids].sort().slice(0, 3);
       assert.deepEqual([...p.staffIds, ...p2.staffIds], [...new Set([...firstThree, ids[4] as string])].sort());
       assert.equal(p.subjects, new Set([...firstThree, ids[4]]).size);
+      const raw = await s.dir.accessByPrincipal(admin, { principal: 'tok-reader', since, until: new Date('2030-01-01T00:00:00Z'), limit: 10 });
+      assert.deepEqual([raw.reads, raw.subjects, raw.staffIds], [p.reads, p.subjects, [...p.staffIds, ...p2.staffIds]]);
+      const later = await s.dir.accessByPrincipal(admin, { principal: 'tok-reader', since: new Date('2026-03-02T00:00:00.001Z'), limit: 10 });
+      assert.deepEqual([later.reads, later.subjects], [0, 0]);
       await s.dir.reveal(admin, ids[4] as string, { reason: 'support' });
+      const rv = await s.dir.accessByPrincipal(admin, { principal: 'tok-admin', since, limit: 10 });
+      assert.deepEqual([rv.reads, rv.subjects, rv.revealedSubjects], [1, 1, 1]);
       const who = await s.dir.accessBySubject(admin, { staffId: ids[4] as string, since, limit: 10 });
       assert.deepEqual(who.principals.map((x) => [x.principal, x.reads, x.revealed]), [['tok-admin', 1, 1], ['tok-reader', firstThree.includes(ids[4] as string) ? 3 : 2, 0]]);
       await assert.rejects(s.dir.accessByPrincipal(reader, { principal: 'tok-reader', since, limit: 1 }), rampartError('forbidden'));

@@ -74,6 +74,14 @@ export type PiiTables = {
   pii_staff_invitation: { staff_id: string; invitation_id: string };
   pii_group: { id: string; display_name: string; external_id: string | null; version: number; created_at: Time; updated_at: Time };
   pii_group_member: { group_id: string; staff_id: string };
+  pii_access_subject: {
+    principal: string;
+    staff_id: string;
+    first_at: number | string;
+    last_at: number | string;
+    reads: number | string;
+    last_revealed_at: number | string | null;
+  };
   pii_access: {
     id: Generated<number | string>;
     at: number | string;
