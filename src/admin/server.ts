@@ -16,6 +16,7 @@ import { AUTHENTICATED } from './types.ts';
 import type { AdminServerDeps, AdminServices, AnyRoute } from './types.ts';
 import { PUBLIC_ROUTES, ROUTES, routeKey } from './routes/index.ts';
 import { LARGE_BODY_REQUEST_TYPES } from './routes/commands.ts';
+import { registerScim } from '../scim/server.ts';
 
 export const DEFAULT_BODY_BYTES = 1024 * 1024;
 const MAX_ISSUES = 10;
@@ -166,6 +167,8 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
   }
 
   app.addHook('onRequest', async (request) => {
+    // SCIM routes authenticate in src/scim/server.ts (SCIM error bodies, scim.provision).
+    if ((request.routeOptions.config as { scim?: boolean }).scim === true) return;
     const def = (request.routeOptions.config as RouteConfig).rampart;
     if (def && def.permission === null && PUBLIC_ROUTES.has(routeKey(def)) && request.method === def.method) return;
     const actor = await authenticate(request);
@@ -242,6 +245,8 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
       },
     });
   }
+
+  if (deps.directory && deps.groups) await registerScim(app as unknown as FastifyInstance, { directory: deps.directory, groups: deps.groups, auth, audit });
 
   await app.ready();
   return app as unknown as FastifyInstance;

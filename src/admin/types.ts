@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { Actor, CommandService, DeviceService } from '../services/types.ts';
 import type { StaffDirectory } from '../directory/staff.ts';
+import type { GroupService } from '../directory/groups.ts';
 
 export interface Credentials {
   /** The bearer token as presented (already stripped of "Bearer "). */
@@ -36,6 +37,8 @@ export interface AdminServices {
 
 export interface AdminServerDeps extends AdminServices {
   auth: Authenticator;
+  /** SCIM Groups (src/directory/groups.ts); with `directory`, enables /scim/v2. */
+  groups?: GroupService;
   audit: AuditRecorder;
   logger?: Logger;
   limits?: {

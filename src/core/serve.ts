@@ -23,6 +23,7 @@ import { superviseGateway, type GatewaySupervisor } from '../supervisor/gateway-
 import type { InitMessage } from '../ipc/messages.ts';
 import { toPem } from '../pki/pem.ts';
 import { openStaffDirectory } from '../directory/open.ts';
+import { createGroupService } from '../directory/groups.ts';
 
 export interface RunningServer {
   config: Config;
@@ -92,6 +93,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     audit: audit.recorder,
     logger: log,
     directory: staff.directory,
+    groups: createGroupService({ db: opened.db, audit: audit.recorder }),
     health: async () => {
       try {
         await storage.settings.get('health');

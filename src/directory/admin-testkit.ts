@@ -15,6 +15,7 @@ import { createDeviceService } from '../services/devices.ts';
 import { openDirectoryStack } from './testkit.ts';
 import type { DirectoryStack } from './testkit.ts';
 import type { StaffDirectory } from './staff.ts';
+import { createGroupService } from './groups.ts';
 
 export interface AdminDirectoryStack {
   s: DirectoryStack;
@@ -48,6 +49,7 @@ export async function openAdminDirectoryStack(backend: 'sqlite' | 'postgres' = '
     logger,
     health: async () => ({ status: 'ok' }),
     directory: s.dir,
+    groups: createGroupService({ db: s.opened.db, audit, now }),
   });
   const first = await createFirstAdmin(storage, 'root', { now });
   let n = 0;

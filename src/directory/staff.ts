@@ -64,6 +64,11 @@ export interface StaffPage {
   total?: number;
 }
 
+export type IdTerm =
+  | { attr: 'userName' | 'email' | 'phone' | 'employeeNumber'; op: 'eq'; value: string }
+  | { attr: 'externalId' | 'id'; op: 'eq' | 'co' | 'sw' | 'ew' | 'pr'; value: string }
+  | { attr: 'status'; op: 'eq'; value: 'active' | 'suspended' };
+
 export type ImportOutcome = 'created' | 'updated' | 'unchanged';
 
 export interface StaffDirectory {
@@ -83,6 +88,10 @@ export interface StaffDirectory {
   shredDue(): Promise<number>;
   /** Re-wraps data keys (and the blind-index key) not wrapped by the active KEK version; resumable, idempotent. */
   rewrap(opts?: { batch?: number }): Promise<number>;
+  /** Live staff ids matching one filter term (SCIM filtering): encrypted attributes by exact match (blind index) only. */
+  idsWhere(actor: Actor, term: IdTerm): Promise<string[]>;
+  /** Records by id in the given order (missing ones skipped), recorded like a list. */
+  getMany(actor: Actor, ids: string[], mode: Mode): Promise<StaffView[]>;
   /** Staff ids linked to a device (for the device view). */
   staffForDevice(deviceId: string): Promise<string[]>;
 }
@@ -531,6 +540,36 @@ export async function openDirectory(deps: DirectoryDeps): Promise<StaffDirectory
         }
         after = (rows[rows.length - 1] as { id: string }).id;
       }
+    },
+
+    async idsWhere(actor, term) {
+      await need(actor, P.scimProvision, 'scim.read');
+      if (term.attr === 'userName' || term.attr === 'email' || term.attr === 'phone' || term.attr === 'employeeNumber') {
+        return (await matchIds(db, { limit: 0, [term.attr]: term.value })) ?? [];
+      }
+      let q = db.selectFrom('pii_staff').select(['id', 'external_id']).where('status', '<>', 'deleted');
+      if (term.attr === 'status') q = q.where('status', '=', term.value);
+      else if (term.op === 'eq') q = q.where(term.attr === 'id' ? 'id' : 'external_id', '=', term.value);
+      else if (term.attr === 'externalId') q = q.where('external_id', 'is not', null);
+      if (term.attr !== 'status' && (term.op === 'co' || term.op === 'sw' || term.op === 'ew')) {
+        // Case-exact substring tests, the same on both backends (LIKE is not).
+        const v = term.value;
+        const test = term.op === 'co' ? (x: string) => x.includes(v) : term.op === 'sw' ? (x: string) => x.startsWith(v) : (x: string) => x.endsWith(v);
+        const rows = await q.orderBy('id').execute();
+        return rows.filter((r) => test(term.attr === 'id' ? r.id : (r.external_id ?? ''))).slice(0, 100_000).map((r) => r.id);
+      }
+      return (await q.orderBy('id').limit(100_000).execute()).map((r) => r.id);
+    },
+
+    async getMany(actor, ids, mode) {
+      await need(actor, readPerm(mode), mode === 'scim' ? 'scim.read' : 'staff.read');
+      if (ids.length === 0) return [];
+      if (ids.length > 1000) throw badRequest('too many ids');
+      const rows = (await db.selectFrom('pii_staff').selectAll().where('id', 'in', ids).where('status', '<>', 'deleted').execute()) as Row[];
+      const byId = new Map((await openRows(db, rows)).map((r) => [r.id, r]));
+      const recs = ids.map((id) => byId.get(id)).filter((r): r is StaffRecord => r !== undefined);
+      await account(db, actor, mode === 'scim' ? 'scim' : 'list', mode === 'scim', recs.map((r) => r.id));
+      return recs.map((r) => viewFor(mode, r));
     },
 
     async staffForDevice(deviceId) {
