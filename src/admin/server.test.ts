@@ -30,6 +30,8 @@ const REQUIRED_PERMISSION: Record<string, string | null> = {
   'POST /api/v1/staff': 'staff.write',
   'POST /api/v1/staff/:id': 'staff.write',
   'DELETE /api/v1/staff/:id': 'staff.write',
+  'POST /api/v1/staff/import': 'staff.write',
+  'POST /api/v1/staff/export': 'pii.export',
   'GET /api/v1/pii/access': 'pii.access.read',
 };
 

@@ -90,7 +90,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
     bodyBytes: deps.limits?.bodyBytes ?? DEFAULT_BODY_BYTES,
     installProfileBodyBytes: deps.limits?.installProfileBodyBytes ?? DEFAULT_BODY_BYTES,
   };
-  const services: AdminServices = { devices: deps.devices, commands: deps.commands, health: deps.health, ...(deps.directory ? { directory: deps.directory } : {}) };
+  const services: AdminServices = { devices: deps.devices, commands: deps.commands, health: deps.health, ...(deps.directory ? { directory: deps.directory } : {}), ...(deps.exportJob ? { exportJob: deps.exportJob } : {}) };
   const { audit, auth } = deps;
 
   const app = Fastify({

@@ -33,6 +33,8 @@ export interface AdminServices {
   health: () => Promise<HealthReport>;
   /** The staff directory (src/directory); routes answer 503 without it. */
   directory?: StaffDirectory;
+  /** The pii.export job behind its approval gate (src/directory/export.ts). */
+  exportJob?: (actor: Actor, recipientB64: string) => Promise<{ file: Uint8Array; rows: number; recipient: string }>;
 }
 
 export interface AdminServerDeps extends AdminServices {

@@ -9,6 +9,7 @@ import type { Page } from '../storage/types.ts';
 import { CliError, createApiClient, DEFAULT_ADMIN_URL, sanitize } from './client.ts';
 import type { ApiClient, FetchLike } from './client.ts';
 import { fields, table } from './format.ts';
+import { registerStaffCommands } from './staff.ts';
 
 export interface CliIo {
   stdout: { write(s: string): unknown };
@@ -243,6 +244,7 @@ export function createProgram(io: CliIo): Command {
       out(entriesTable(r.items));
     });
 
+  registerStaffCommands(program, { client, withApi, out, json });
   return program;
 }
 

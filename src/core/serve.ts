@@ -23,6 +23,7 @@ import { superviseGateway, type GatewaySupervisor } from '../supervisor/gateway-
 import type { InitMessage } from '../ipc/messages.ts';
 import { toPem } from '../pki/pem.ts';
 import { openStaffDirectory } from '../directory/open.ts';
+import { runExportJob, permissionGate } from '../directory/export.ts';
 import { createGroupService } from '../directory/groups.ts';
 
 export interface RunningServer {
@@ -93,6 +94,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     audit: audit.recorder,
     logger: log,
     directory: staff.directory,
+    exportJob: (actor, recipient) => runExportJob({ directory: staff.directory, gate: permissionGate(audit.recorder), audit: audit.recorder }, actor, recipient),
     groups: createGroupService({ db: opened.db, audit: audit.recorder }),
     health: async () => {
       try {

@@ -15,6 +15,7 @@ import { createDeviceService } from '../services/devices.ts';
 import { openDirectoryStack } from './testkit.ts';
 import type { DirectoryStack } from './testkit.ts';
 import type { StaffDirectory } from './staff.ts';
+import { runExportJob, permissionGate } from './export.ts';
 import { createGroupService } from './groups.ts';
 
 export interface AdminDirectoryStack {
@@ -49,6 +50,7 @@ export async function openAdminDirectoryStack(backend: 'sqlite' | 'postgres' = '
     logger,
     health: async () => ({ status: 'ok' }),
     directory: s.dir,
+    exportJob: (actor, recipient) => runExportJob({ directory: s.dir, gate: permissionGate(audit), audit: audit }, actor, recipient),
     groups: createGroupService({ db: s.opened.db, audit, now }),
   });
   const first = await createFirstAdmin(storage, 'root', { now });

@@ -10,6 +10,7 @@ import { RampartError } from '../../lib/errors.ts';
 import { DIRECTORY_PERMISSIONS as P, REVEAL_REASONS, TICKET_PATTERN } from '../../directory/permissions.ts';
 import { INVITATION_ID_PATTERN } from '../../directory/validate.ts';
 import type { StaffDirectory, StaffQuery } from '../../directory/staff.ts';
+import { importStaffCsv } from '../../directory/import.ts';
 import { DEVICE_ID_PATTERN } from '../../services/devices.ts';
 
 const closed = { additionalProperties: false } as const;
@@ -254,4 +255,50 @@ export const piiAccessRoute = defineRoute({
   },
 });
 
-export const STAFF_ROUTES = [listStaffRoute, searchStaffRoute, getStaffRoute, revealStaffRoute, createStaffRoute, replaceStaffRoute, deleteStaffRoute, piiAccessRoute];
+export const importStaffRoute = defineRoute({
+  id: 'importStaff',
+  method: 'POST',
+  url: '/api/v1/staff/import',
+  summary: 'Import staff from CSV: a report row by row; any invalid row means nothing is applied',
+  tags: ['staff'],
+  permission: P.staffWrite,
+  audit: 'staff.import',
+  schema: {
+    body: Type.Object({ csv: Type.String({ maxLength: 1024 * 1024 }), dryRun: Type.Boolean() }, closed),
+    response: {
+      200: Type.Object(
+        {
+          dryRun: Type.Boolean(),
+          applied: Type.Boolean(),
+          counts: Type.Object({ created: Type.Integer(), updated: Type.Integer(), unchanged: Type.Integer(), invalid: Type.Integer() }, closed),
+          rows: Type.Array(Type.Object({ row: Type.Integer(), outcome: Type.String(), id: Type.Optional(Type.String()), error: Type.Optional(Type.String()) }, closed)),
+        },
+        closed,
+      ),
+    },
+  },
+  async handler({ actor, body, services }) {
+    return { status: 200, body: await importStaffCsv(directory(services), actor!, body.csv, { dryRun: body.dryRun }) };
+  },
+});
+
+export const exportStaffRoute = defineRoute({
+  id: 'exportStaff',
+  method: 'POST',
+  url: '/api/v1/staff/export',
+  summary: 'Run the plaintext export job: every staff record as CSV sealed to a recipient X25519 key (pii.export, approval gate)',
+  tags: ['staff'],
+  permission: P.piiExport,
+  audit: 'pii.export',
+  schema: {
+    body: Type.Object({ recipient: Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' }) }, closed),
+    response: { 200: Type.Object({ file: Type.String(), rows: Type.Integer(), recipient: Type.String() }, closed) },
+  },
+  async handler({ actor, body, services }) {
+    if (!services.exportJob) throw new RampartError('unavailable', 'export unavailable');
+    const r = await services.exportJob(actor!, body.recipient);
+    return { status: 200, body: { file: Buffer.from(r.file).toString('base64'), rows: r.rows, recipient: r.recipient } };
+  },
+});
+
+export const STAFF_ROUTES = [listStaffRoute, searchStaffRoute, getStaffRoute, revealStaffRoute, createStaffRoute, replaceStaffRoute, deleteStaffRoute, importStaffRoute, exportStaffRoute, piiAccessRoute];
