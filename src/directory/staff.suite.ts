@@ -52,6 +52,8 @@ export function runDirectoryConformance(backend: 'sqlite' | 'postgres'): void {
       assert.deepEqual(v.deviceIds, ['UDID-1']);
       const g = await s.dir.get(reader, v.id, 'admin');
       assert.equal(g.givenName, 'J***');
+      const read = s.audit.events.filter((e) => e.action === 'pii.read');
+      assert.deepEqual(read.map((e) => [e.actor.id, e.target?.id, e.details]), [['tok-reader', v.id, { purpose: 'detail', subjects: 1, revealed: false }]]);
       await assert.rejects(s.dir.reveal(reader, v.id, { reason: 'support' }), rampartError('forbidden'));
       await assert.rejects(s.dir.reveal(admin, v.id, { reason: 'because I want to' }), rampartError('bad_request'));
       await assert.rejects(s.dir.reveal(admin, v.id, { reason: 'support', ticket: 'John Doe' }), rampartError('bad_request'));

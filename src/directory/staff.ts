@@ -235,8 +235,17 @@ export async function openDirectory(deps: DirectoryDeps): Promise<StaffDirectory
   const clear = (r: StaffRecord): StaffView => ({ ...r, masked: false });
   const viewFor = (mode: Mode, r: StaffRecord): StaffView => (mode === 'scim' ? clear(r) : mask(r));
 
-  async function account(t: Db, actor: Actor, purpose: AccessPurpose, revealed: boolean, ids: string[]): Promise<void> {
-    if (ids.length > 0) await recordAccess(t, accessContextOf(actor), purpose, revealed, ids, now());
+  /**
+   * Puts a response carrying personal data on record: one audit event per
+   * response (counts only; reveals, writes and exports have their own event),
+   * then one access row per person.
+   */
+  async function account(t: Db, actor: Actor, purpose: AccessPurpose, revealed: boolean, ids: string[], audited = true): Promise<void> {
+    if (ids.length === 0) return;
+    if (audited && purpose !== 'reveal' && purpose !== 'write' && purpose !== 'export') {
+      await auditEvent(actor, 'pii.read', 'success', ids.length === 1 ? ids[0] : undefined, { purpose, subjects: ids.length, revealed });
+    }
+    await recordAccess(t, accessContextOf(actor), purpose, revealed, ids, now());
   }
 
   async function writeLinks(t: Db, id: string, d: StaffData): Promise<void> {
@@ -346,7 +355,7 @@ export async function openDirectory(deps: DirectoryDeps): Promise<StaffDirectory
         return await db.transaction().execute(async (t) => {
           await insertRow(t, id, d, at);
           const [rec] = await openRows(t, [(await liveRow(t, id)) as Row]);
-          await account(t, actor, mode === 'scim' ? 'scim' : 'write', mode === 'scim', [id]);
+          await account(t, actor, mode === 'scim' ? 'scim' : 'write', mode === 'scim', [id], false);
           return viewFor(mode, rec as StaffRecord);
         });
       } catch (e) {
@@ -367,7 +376,7 @@ export async function openDirectory(deps: DirectoryDeps): Promise<StaffDirectory
             throw new RampartError('conflict', 'version mismatch', 'precondition');
           }
           const [rec] = await openRows(t, [(await liveRow(t, id)) as Row]);
-          await account(t, actor, mode === 'scim' ? 'scim' : 'write', mode === 'scim', [id]);
+          await account(t, actor, mode === 'scim' ? 'scim' : 'write', mode === 'scim', [id], false);
           return viewFor(mode, rec as StaffRecord);
         });
       } catch (e) {
