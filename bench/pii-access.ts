@@ -36,8 +36,17 @@ const END = Date.parse('2026-11-22T00:00:00Z');
 const SPAN = 365 * 86_400_000;
 const BATCH = 1_000_000;
 
+// The log's indexes as src/directory/migrations.ts creates them: dropped for
+// the bulk seed and built again afterwards (much faster than 10 million
+// random index inserts); the measured queries run on the same indexes.
+const ACCESS_INDEXES: Array<[string, string, string[]]> = [
+  ['pii_access_principal', 'pii_access', ['principal', 'at', 'staff_id']],
+  ['pii_access_staff', 'pii_access', ['staff_id', 'at']],
+];
+
 async function seed(o: OpenedStorage): Promise<void> {
   const t0 = Date.now();
+  for (const [name] of ACCESS_INDEXES) await o.db.schema.dropIndex(name).execute();
   for (let done = 0; done < READS; done += BATCH) {
     const n = Math.min(BATCH, READS - done);
     // Time grows with the row number (an append-only log); principal and subject are random.
@@ -59,6 +68,8 @@ async function seed(o: OpenedStorage): Promise<void> {
     }
     process.stderr.write(`  ${o.backend}: ${done + n} rows (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
   }
+  for (const [name, table, cols] of ACCESS_INDEXES) await o.db.schema.createIndex(name).on(table).columns(cols).execute();
+  process.stderr.write(`  ${o.backend}: indexes built (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
   await rebuildAccessSummary(o.db.withTables<PiiTables>() as unknown as Kysely<PiiTables>);
   process.stderr.write(`  ${o.backend}: summary rebuilt (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
   if (o.backend === 'postgres') await sql`analyze`.execute(o.db);

@@ -87,7 +87,6 @@ export function directoryMigrations(backend: StorageBackend): Record<string, Mig
           .addColumn('staff_id', 'text', (c) => c.notNull())).execute();
         await db.schema.createIndex('pii_access_principal').on('pii_access').columns(['principal', 'at', 'staff_id']).execute();
         await db.schema.createIndex('pii_access_staff').on('pii_access').columns(['staff_id', 'at']).execute();
-        await db.schema.createIndex('pii_access_at').on('pii_access').columns(['at']).execute();
         // Derived from pii_access in the same transaction (rebuildable with
         // rebuildAccessSummary): one row per (principal, person) with the last
         // access, so "whom did X see since T" counts people, not reads.
