@@ -88,6 +88,16 @@ const REQUIRED_PERMISSION: Record<string, string | null> = {
   'GET /api/v1/audit/proof/consistency': 'audit.read',
   'GET /api/v1/audit/entries': 'audit.read',
   'GET /api/v1/audit/export': 'audit.read',
+  'GET /api/v1/staff': 'staff.read',
+  'POST /api/v1/staff/search': 'staff.read',
+  'GET /api/v1/staff/:id': 'staff.read',
+  'POST /api/v1/staff/:id/reveal': 'pii.reveal',
+  'POST /api/v1/staff': 'staff.write',
+  'POST /api/v1/staff/:id': 'staff.write',
+  'DELETE /api/v1/staff/:id': 'staff.write',
+  'POST /api/v1/staff/import': 'staff.write',
+  'POST /api/v1/staff/export': 'pii.export',
+  'GET /api/v1/pii/access': 'pii.access.read',
 };
 
 /** A concrete URL for a route pattern. */

@@ -17,6 +17,7 @@ import type { AdminServerDeps, AdminServices, AnyRoute } from './types.ts';
 import { PUBLIC_ROUTES, ROUTES, routeKey } from './routes/index.ts';
 import { LARGE_BODY_REQUEST_TYPES } from './routes/commands.ts';
 import { isApprovalPending } from '../authz/pending.ts';
+import { registerScim } from '../scim/server.ts';
 
 export const DEFAULT_BODY_BYTES = 1024 * 1024;
 const MAX_ISSUES = 10;
@@ -90,7 +91,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
     bodyBytes: deps.limits?.bodyBytes ?? DEFAULT_BODY_BYTES,
     installProfileBodyBytes: deps.limits?.installProfileBodyBytes ?? DEFAULT_BODY_BYTES,
   };
-  const services: AdminServices = { devices: deps.devices, commands: deps.commands, health: deps.health, authz: deps.authz, auditLog: deps.auditLog, ...(deps.push ? { push: deps.push } : {}), ...(deps.groups ? { groups: deps.groups } : {}), ...(deps.bulk ? { bulk: deps.bulk } : {}) };
+  const services: AdminServices = { devices: deps.devices, commands: deps.commands, health: deps.health, authz: deps.authz, auditLog: deps.auditLog, ...(deps.push ? { push: deps.push } : {}), ...(deps.groups ? { groups: deps.groups } : {}), ...(deps.bulk ? { bulk: deps.bulk } : {}), ...(deps.directory ? { directory: deps.directory } : {}), ...(deps.exportJob ? { exportJob: deps.exportJob } : {}) };
   if (deps.identity) services.identity = deps.identity;
   if (deps.enrollment) services.enrollment = deps.enrollment;
   const { audit, auth } = deps;
@@ -189,6 +190,8 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
   }
 
   app.addHook('onRequest', async (request) => {
+    // SCIM routes authenticate in src/scim/server.ts (SCIM error bodies, scim.provision).
+    if ((request.routeOptions.config as { scim?: boolean }).scim === true) return;
     const def = (request.routeOptions.config as RouteConfig).rampart;
     if (def && def.permission === null && PUBLIC_ROUTES.has(routeKey(def)) && request.method === def.method) return;
     const actor = await authenticate(request);
@@ -268,6 +271,8 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
       },
     });
   }
+
+  if (deps.directory && deps.scimGroups) await registerScim(app as unknown as FastifyInstance, { directory: deps.directory, groups: deps.scimGroups, auth, audit });
 
   await app.ready();
   return app as unknown as FastifyInstance;

@@ -36,6 +36,7 @@ import { createKeyRing, createSecretBox } from '../keys/secret-box.ts';
 import { createCertificateAuthority } from '../pki/authority.ts';
 import { setupEnrollment } from '../enroll/setup.ts';
 import { createAuditReadService } from '../audit/service.ts';
+import { openTestDirectory } from '../directory/test-directory.ts';
 
 /** The real audit log; `events` lists what it acknowledged, in order, for assertions. */
 export interface CollectedAudit extends AuditRecorder {
@@ -161,6 +162,7 @@ export async function createTestStack(opts: {
     log: { warn: () => {}, error: () => {} },
   });
   audit.events.length = 0; // set-up events (the SCEP RA's creation) are not what tests assert on
+  const directory = await openTestDirectory(opened, audit, now);
   const adminDeps: AdminServerDeps = {
     devices,
     commands,
@@ -171,6 +173,7 @@ export async function createTestStack(opts: {
     authz: { admins: authz.admins, roles: authz.roles, tokens: authz.tokens, approvals: authz.gate },
     ...(fleet ? { groups: fleet.groups, bulk: fleet.bulk } : {}),
     enrollment: { invitations: enrollment.invitations, ca: enrollment.ca },
+    directory,
     health: opts.health ?? (async () => ({ status: 'ok' })),
     auditLog: createAuditReadService({ store: audit.log.store, audit }),
     ...(opts.limits ? { limits: opts.limits } : {}),

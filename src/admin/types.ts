@@ -14,6 +14,8 @@ import type { BulkService } from '../bulk/service.ts';
 import type { InvitationService } from '../enroll/invitations.ts';
 import type { CaService } from '../enroll/ca-admin.ts';
 import type { AuditReadService } from '../audit/service.ts';
+import type { StaffDirectory } from '../directory/staff.ts';
+import type { GroupService as StaffGroupService } from '../directory/groups.ts';
 
 export interface Credentials {
   /** The bearer token as presented (already stripped of "Bearer "). */
@@ -51,12 +53,18 @@ export interface AdminServices {
   /** Invitations and the CA (src/enroll); the routes answer 503 without them. */
   enrollment?: { invitations: InvitationService; ca: CaService };
   auditLog: AuditReadService;
+  /** The staff directory (src/directory); routes answer 503 without it. */
+  directory?: StaffDirectory;
+  /** The pii.export job behind its approval gate (src/directory/export.ts). */
+  exportJob?: (actor: Actor, recipientB64: string) => Promise<{ file: Uint8Array; rows: number; recipient: string }>;
 }
 
 export interface AdminServerDeps extends AdminServices {
   auth: Authenticator;
   /** Browser sessions: used when a request has no bearer token (src/identity/sessions.ts). */
   sessions?: { authenticateCookie(req: CookieRequest): Promise<Actor> };
+  /** SCIM Groups (src/directory/groups.ts); with `directory`, enables /scim/v2. */
+  scimGroups?: StaffGroupService;
   audit: AuditRecorder;
   logger?: Logger;
   limits?: {

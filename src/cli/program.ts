@@ -16,6 +16,7 @@ import { registerPushCommands } from './push.ts';
 import { registerFleetCommands } from './fleet.ts';
 import { registerEnrollmentCommands } from './enroll.ts';
 import { registerAuditApiCommands } from './audit.ts';
+import { registerStaffCommands } from './staff.ts';
 
 export interface CliIo {
   stdout: { write(s: string): unknown };
@@ -265,6 +266,7 @@ export function createProgram(io: CliIo): Command {
   registerPushCommands(program, { withApi, client, out, json });
   registerFleetCommands(program, { withApi, client, out, json });
   registerEnrollmentCommands(program, { withApi, client, out, json });
+  registerStaffCommands(program, { client, withApi, out, json });
   return program;
 }
 

@@ -32,6 +32,9 @@ import { openAuthz } from '../authz/index.ts';
 import type { GroupMembership } from '../authz/types.ts';
 import { registerCommandExecutors } from '../authz/executors.ts';
 import { openIdentity } from '../identity/index.ts';
+import { openStaffDirectory } from '../directory/open.ts';
+import { runExportJob, permissionGate } from '../directory/export.ts';
+import { createGroupService } from '../directory/groups.ts';
 
 export interface RunningServer {
   config: Config;
@@ -94,6 +97,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     groups: { groupsOf: (deviceId) => (membership.groups ? membership.groups.groupsOf(deviceId) : Promise.resolve([])) },
   });
   const devices = createDeviceService({ devices: storage.devices, audit: audit.recorder, scope: authz.scope });
+  const staff = await openStaffDirectory({ storage: opened, sealer: keys.sealer, audit: audit.recorder, log });
   const commands = createCommandService({
     queue: storage.queue,
     devices: storage.devices,
@@ -167,6 +171,9 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     push: push.certs,
     groups: fleet.groups,
     bulk: fleet.bulk,
+    directory: staff.directory,
+    exportJob: (actor, recipient) => runExportJob({ directory: staff.directory, gate: permissionGate(audit.recorder), audit: audit.recorder }, actor, recipient),
+    scimGroups: createGroupService({ db: opened.db, audit: audit.recorder }),
     health: async (): Promise<HealthReport> => {
       try {
         await storage.settings.get('health');
@@ -257,6 +264,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     await admin.close();
     await fleet.stop();
     await push.stop();
+    await staff.close();
     await audit.close();
     await opened.close();
     throw e;
@@ -285,6 +293,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       await admin.close();
       await fleet.stop();
       await push.stop();
+      await staff.close();
       await audit.close();
       await opened.close();
     },

@@ -11,6 +11,7 @@ import { addGroupMembersRoute, createGroupRoute, deleteGroupRoute, getGroupRoute
 import { bulkCommandRoute, bulkProgressRoute } from './bulk.ts';
 import { createInvitationRoute, listInvitationsRoute, revokeInvitationRoute, rotateCaRoute, showCaRoute } from './enrollment.ts';
 import { AUDIT_ROUTES } from './audit.ts';
+import { STAFF_ROUTES } from './staff.ts';
 
 /** "METHOD url" of the only routes reachable without a token. */
 export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([
@@ -84,4 +85,5 @@ export const ROUTES: readonly AnyRoute[] = [
   showCaRoute,
   rotateCaRoute,
   ...AUDIT_ROUTES,
+  ...STAFF_ROUTES,
 ] as AnyRoute[];

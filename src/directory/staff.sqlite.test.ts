@@ -1,0 +1,3 @@
+import { runDirectoryConformance } from './staff.suite.ts';
+
+runDirectoryConformance('sqlite');
