@@ -97,6 +97,7 @@ const REQUIRED_PERMISSION: Record<string, string | null> = {
   'DELETE /api/v1/staff/:id': 'staff.write',
   'POST /api/v1/staff/import': 'staff.write',
   'POST /api/v1/staff/export': 'pii.export',
+  'GET /api/v1/staff/exports/:id': 'pii.export',
   'GET /api/v1/pii/access': 'pii.access.read',
 };
 

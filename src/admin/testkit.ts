@@ -36,7 +36,10 @@ import { createKeyRing, createSecretBox } from '../keys/secret-box.ts';
 import { createCertificateAuthority } from '../pki/authority.ts';
 import { setupEnrollment } from '../enroll/setup.ts';
 import { createAuditReadService } from '../audit/service.ts';
+import type { StaffDirectory } from '../directory/staff.ts';
 import { openTestDirectory } from '../directory/test-directory.ts';
+import { runExportJob } from '../directory/export.ts';
+import { fourEyesExportGate, openExportDownloads, type ExportRun } from '../directory/export-approval.ts';
 
 /** The real audit log; `events` lists what it acknowledged, in order, for assertions. */
 export interface CollectedAudit extends AuditRecorder {
@@ -74,6 +77,7 @@ export async function openTestAudit(now: () => Date): Promise<CollectedAudit & {
 export interface TestStack {
   /** What the stack's admin server was built with; tests that build their own server add to it. */
   adminDeps: AdminServerDeps;
+  directory: StaffDirectory;
   /** With `fleet: true`: device groups and bulk actions. */
   fleet?: OpenedFleet;
   opened: OpenedStorage;
@@ -163,6 +167,10 @@ export async function createTestStack(opts: {
   });
   audit.events.length = 0; // set-up events (the SCEP RA's creation) are not what tests assert on
   const directory = await openTestDirectory(opened, audit, now);
+  const exportGate = fourEyesExportGate(authz.gate, audit);
+  const runExport: ExportRun = (actor, recipient) => runExportJob({ directory, gate: exportGate, audit }, actor, recipient);
+  const exportDownloads = await openExportDownloads({ opened, run: runExport, audit, now });
+  authz.gate.register('pii.export', (params, ctx) => exportDownloads.runApproved(params, ctx.actor));
   const adminDeps: AdminServerDeps = {
     devices,
     commands,
@@ -174,6 +182,8 @@ export async function createTestStack(opts: {
     ...(fleet ? { groups: fleet.groups, bulk: fleet.bulk } : {}),
     enrollment: { invitations: enrollment.invitations, ca: enrollment.ca },
     directory,
+    exportJob: runExport,
+    exportDownload: (actor, id) => exportDownloads.download(actor, id),
     health: opts.health ?? (async () => ({ status: 'ok' })),
     auditLog: createAuditReadService({ store: audit.log.store, audit }),
     ...(opts.limits ? { limits: opts.limits } : {}),
@@ -184,6 +194,7 @@ export async function createTestStack(opts: {
   let n = 0;
   return {
     adminDeps,
+    directory,
     opened,
     storage,
     audit,

@@ -57,6 +57,8 @@ export interface AdminServices {
   directory?: StaffDirectory;
   /** The pii.export job behind its approval gate (src/directory/export.ts). */
   exportJob?: (actor: Actor, recipientB64: string) => Promise<{ file: Uint8Array; rows: number; recipient: string }>;
+  /** The sealed file of an approved export, once, to its requester (src/directory/export-approval.ts). */
+  exportDownload?: (actor: Actor, id: string) => Promise<{ file: Uint8Array; rows: number; recipient: string }>;
 }
 
 export interface AdminServerDeps extends AdminServices {

@@ -8,6 +8,8 @@ import type { StaffView } from '../directory/types.ts';
 import type { ImportReport } from '../directory/import.ts';
 import { REVEAL_REASONS } from '../directory/permissions.ts';
 import { generateRecipientKey, openSealed } from '../directory/export.ts';
+import { isApproval } from './authz.ts';
+import type { ApprovalView } from '../authz/views.ts';
 import { CliError, sanitize } from './client.ts';
 import type { ApiClient } from './client.ts';
 import { fields, table } from './format.ts';
@@ -132,7 +134,22 @@ export function registerStaffCommands(program: Command, c: StaffCliContext): voi
     .requiredOption('--out <file>', 'where to write the sealed file (created, mode 0600)')
     .action(async (o: ApiOpts & { recipient: string; out: string }) => {
       const recipient = /^[A-Za-z0-9+/]{43}=$/.test(o.recipient) ? o.recipient : readText(o.recipient, 'the recipient key').trim();
-      const r = await c.client(o).post<{ file: string; rows: number; recipient: string }>('/api/v1/staff/export', { recipient });
+      const r = await c.client(o).post<{ file: string; rows: number; recipient: string } | ApprovalView>('/api/v1/staff/export', { recipient });
+      if (isApproval(r)) {
+        // Four-eyes: a second administrator approves; then download the sealed file once.
+        c.out(`held for approval ${sanitize(r.id)}: a second administrator runs \`rampart approvals approve ${sanitize(r.id)}\`,\n`);
+        c.out(`then download it with \`rampart staff export-download <export id> --out ${sanitize(o.out)}\` (the id is in the approval's result)\n`);
+        return;
+      }
+      writeSecret(o.out, Buffer.from(r.file, 'base64'));
+      c.out(`${r.rows} records sealed to recipient ${sanitize(r.recipient)} in ${sanitize(o.out)}\n`);
+    });
+
+  c.withApi(staff.command('export-download <id>').description('download, once, the sealed file of an approved export (only its requester)'))
+    .requiredOption('--out <file>', 'where to write the sealed file (created, mode 0600)')
+    .action(async (id: string, o: ApiOpts & { out: string }) => {
+      if (!/^pex_[0-9a-f]{32}$/.test(id)) throw new CliError('invalid export id', 2);
+      const r = await c.client(o).get<{ file: string; rows: number; recipient: string }>(`/api/v1/staff/exports/${id}`);
       writeSecret(o.out, Buffer.from(r.file, 'base64'));
       c.out(`${r.rows} records sealed to recipient ${sanitize(r.recipient)} in ${sanitize(o.out)}\n`);
     });

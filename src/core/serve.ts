@@ -33,7 +33,8 @@ import type { GroupMembership } from '../authz/types.ts';
 import { registerCommandExecutors } from '../authz/executors.ts';
 import { openIdentity } from '../identity/index.ts';
 import { openStaffDirectory } from '../directory/open.ts';
-import { runExportJob, permissionGate } from '../directory/export.ts';
+import { runExportJob } from '../directory/export.ts';
+import { fourEyesExportGate, openExportDownloads, type ExportRun } from '../directory/export-approval.ts';
 import { createGroupService } from '../directory/groups.ts';
 
 export interface RunningServer {
@@ -125,6 +126,11 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   const fleet = await openFleet({ opened, audit: audit.recorder, commands: jobCommands, gate: authz.gate, build: (input) => buildCommand(input), outbox: push.outbox, log, now });
   membership.groups = fleet.membership;
   registerCommandExecutors(authz.gate, commands, fleet.bulk);
+  // Personal-data export: four-eyes approved, sealed to the requester's key, downloaded once.
+  const exportGate = fourEyesExportGate(authz.gate, audit.recorder);
+  const runExport: ExportRun = (actor, recipient) => runExportJob({ directory: staff.directory, gate: exportGate, audit: audit.recorder }, actor, recipient);
+  const exportDownloads = await openExportDownloads({ opened, run: runExport, audit: audit.recorder, now });
+  authz.gate.register('pii.export', (params, ctx) => exportDownloads.runApproved(params, ctx.actor));
   await authz.gate.resume();
 
   // Sign-in, MFA and sessions (src/identity).
@@ -141,7 +147,10 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     config: config.identity,
     now,
   });
-  const purge = setInterval(() => void identity.store.purgeExpired(now().toISOString()).catch(() => {}), 10 * 60_000);
+  const purge = setInterval(() => {
+    void identity.store.purgeExpired(now().toISOString()).catch(() => {});
+    void exportDownloads.purgeExpired().catch(() => {});
+  }, 10 * 60_000);
   purge.unref();
 
   // First start: one administrator, whose full-access token is shown once. It
@@ -172,7 +181,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     groups: fleet.groups,
     bulk: fleet.bulk,
     directory: staff.directory,
-    exportJob: (actor, recipient) => runExportJob({ directory: staff.directory, gate: permissionGate(audit.recorder), audit: audit.recorder }, actor, recipient),
+    exportJob: runExport,
+    exportDownload: (actor, id) => exportDownloads.download(actor, id),
     scimGroups: createGroupService({ db: opened.db, audit: audit.recorder }),
     health: async (): Promise<HealthReport> => {
       try {

@@ -30,8 +30,8 @@ const SPKI_X25519 = Buffer.from('302a300506032b656e032100', 'hex');
 
 export interface ApprovalRequest {
   action: 'pii.export';
-  /** Ids and counts only. */
-  details: { recipient: string };
+  /** Ids and counts only: the recipient's fingerprint and its public key (never personal data). */
+  details: { recipient: string; recipientKey: string };
 }
 
 /** The narrow dependency through which a bulk export is approved. */
@@ -40,12 +40,12 @@ export interface ApprovalGate {
   approve(actor: Actor, request: ApprovalRequest): Promise<void>;
 }
 
-/** This branch's gate: the pii.export permission alone (four-eyes approval is wired at merge). */
+/** The pii.export permission alone; src/directory/export-approval.ts adds four-eyes approval on top. */
 export function permissionGate(audit: AuditRecorder): ApprovalGate {
   return {
     async approve(actor, request) {
       if (hasPermission(actor, P.piiExport)) return;
-      await audit.record({ action: request.action, actor: { type: actor.type, id: actor.id }, outcome: 'denied', details: { permission: P.piiExport, ...request.details } });
+      await audit.record({ action: request.action, actor: { type: actor.type, id: actor.id }, outcome: 'denied', details: { permission: P.piiExport, recipient: request.details.recipient } });
       throw forbidden('forbidden', `missing permission ${P.piiExport}`);
     },
   };
@@ -132,7 +132,7 @@ export async function runExportJob(
 ): Promise<{ file: Uint8Array; rows: number; recipient: string }> {
   const recipient = publicKeyFromBase64(recipientB64);
   const fp = fingerprint(rawPublicKey(recipient));
-  await deps.gate.approve(actor, { action: 'pii.export', details: { recipient: fp } });
+  await deps.gate.approve(actor, { action: 'pii.export', details: { recipient: fp, recipientKey: recipientB64 } });
   await deps.audit.record({ action: 'pii.export', actor: { type: actor.type, id: actor.id }, ...(actor.source ? { source: actor.source } : {}), outcome: 'success', details: { recipient: fp } });
   const parts: string[] = [staffToCsvHeader()];
   let rows = 0;

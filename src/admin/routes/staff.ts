@@ -2,6 +2,7 @@
 // blind index (POST bodies, so personal data never sits in a URL), and the
 // access accounting query. The directory service checks every permission
 // again and records every response that carries personal data.
+import { ApprovalView } from './authz-schemas.ts';
 import { Type } from 'typebox';
 import { defineRoute } from '../types.ts';
 import type { AdminServices } from '../types.ts';
@@ -18,6 +19,9 @@ const StaffId = Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' });
 const Principal = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$' });
 const Text = Type.String({ maxLength: 256 });
 const StaffStatus = Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('deleted')]);
+
+/** A CSV export sealed to the recipient key (base64 of the sealed file). */
+const SealedExport = Type.Object({ file: Type.String(), rows: Type.Integer(), recipient: Type.String() }, closed);
 
 export const StaffViewSchema = Type.Object(
   {
@@ -290,9 +294,10 @@ export const exportStaffRoute = defineRoute({
   tags: ['staff'],
   permission: P.piiExport,
   audit: 'pii.export',
+  approval: 'pii.export',
   schema: {
     body: Type.Object({ recipient: Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' }) }, closed),
-    response: { 200: Type.Object({ file: Type.String(), rows: Type.Integer(), recipient: Type.String() }, closed) },
+    response: { 200: SealedExport, 202: ApprovalView },
   },
   async handler({ actor, body, services }) {
     if (!services.exportJob) throw new RampartError('unavailable', 'export unavailable');
@@ -301,4 +306,23 @@ export const exportStaffRoute = defineRoute({
   },
 });
 
-export const STAFF_ROUTES = [listStaffRoute, searchStaffRoute, getStaffRoute, revealStaffRoute, createStaffRoute, replaceStaffRoute, deleteStaffRoute, importStaffRoute, exportStaffRoute, piiAccessRoute];
+export const downloadStaffExportRoute = defineRoute({
+  id: 'downloadStaffExport',
+  method: 'GET',
+  url: '/api/v1/staff/exports/:id',
+  summary: 'Download, once, the sealed file of an approved staff export (only the administrator who asked for it)',
+  tags: ['staff'],
+  permission: P.piiExport,
+  audit: 'pii.export.download',
+  schema: {
+    params: Type.Object({ id: Type.String({ pattern: '^pex_[0-9a-f]{32}$' }) }, closed),
+    response: { 200: SealedExport },
+  },
+  async handler({ actor, params, services }) {
+    if (!services.exportDownload) throw new RampartError('unavailable', 'export unavailable');
+    const r = await services.exportDownload(actor!, params.id);
+    return { status: 200, body: { file: Buffer.from(r.file).toString('base64'), rows: r.rows, recipient: r.recipient } };
+  },
+});
+
+export const STAFF_ROUTES = [downloadStaffExportRoute, listStaffRoute, searchStaffRoute, getStaffRoute, revealStaffRoute, createStaffRoute, replaceStaffRoute, deleteStaffRoute, importStaffRoute, exportStaffRoute, piiAccessRoute];
