@@ -60,6 +60,8 @@ export async function openAudit(config: Config, storage: OpenedStorage, sealer: 
     origin,
     signer: parseSignerKey(keys.signer),
     sinks: [new FileCheckpointSink(path.join(config.dataDir, 'audit-checkpoints.log'))],
+    // On PostgreSQL any number of nodes append; one of them signs checkpoints.
+    shared: storage.backend === 'postgres',
     onError: (err, where) => log.error({ where, err: err instanceof Error ? err.message : 'unknown' }, 'audit log background failure'),
   });
   return {
