@@ -263,7 +263,7 @@ async function createAdminLocally(opts: { config?: string; username: string; dev
   const { openStorage } = await import('../storage/open.ts');
   const { createFirstAdmin } = await import('../admin/tokens.ts');
   const config = loadConfig({ env, dev: opts.dev, ...(opts.config !== undefined ? { file: opts.config } : {}) });
-  const opened = await openStorage({ databaseUrl: config.databaseUrl, sqlitePath: path.join(config.dataDir, 'rampart.db') });
+  const opened = await openStorage({ databaseUrl: config.databaseUrl, sqlitePath: path.join(config.dataDir, 'rampart.db'), postgres: { schema: config.databaseSchema } });
   try {
     await opened.migrate();
     const created = await createFirstAdmin(opened.storage, opts.username);

@@ -49,3 +49,30 @@ export async function withClusterLock<T>(
     }
   });
 }
+
+/**
+ * Like withClusterLock, for code that cannot be wrapped in one function:
+ * resolves once the lock is held, with a function that releases it.
+ */
+export async function holdClusterLock(
+  target: { backend: 'sqlite' | 'postgres'; db: Kysely<NoTables>; schema: string | undefined },
+  name: string,
+): Promise<() => Promise<void>> {
+  if (target.backend !== 'postgres') return async () => undefined;
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((r) => (release = r));
+  let finished: Promise<void> = Promise.resolve();
+  const held = new Promise<void>((resolve, reject) => {
+    const done = withClusterLock(target, name, async () => {
+      resolve();
+      await released;
+    });
+    done.catch(reject);
+    finished = done;
+  });
+  await held;
+  return async () => {
+    release();
+    await finished.catch(() => undefined);
+  };
+}

@@ -22,6 +22,8 @@ import { createRateCounter } from './rate-counter.ts';
 import { superviseGateway, type GatewaySupervisor } from '../supervisor/gateway-process.ts';
 import type { InitMessage } from '../ipc/messages.ts';
 import { toPem } from '../pki/pem.ts';
+import { holdClusterLock } from '../cluster/locks.ts';
+import { startClusterNode, type ClusterNode } from '../cluster/node.ts';
 
 export interface RunningServer {
   config: Config;
@@ -36,20 +38,29 @@ export interface RunningServer {
   auditVerifierKey: string;
   /** Printed once at first start; undefined afterwards. */
   firstAdminToken: string | undefined;
+  /** Leader election and periodic jobs of this node (see src/cluster/). */
+  cluster: ClusterNode;
   stop(): Promise<void>;
 }
 
 export const DEV_TOPIC = 'com.apple.mgmt.External.rampart-development';
 
 export async function startServer(config: Config, opts: { logger?: Logger } = {}): Promise<RunningServer> {
-  const log = opts.logger ?? pino({ level: config.logLevel }, pino.destination(2));
+  const log = (opts.logger ?? pino({ level: config.logLevel }, pino.destination(2))).child({ node: config.nodeId });
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   chmodSync(config.dataDir, 0o700);
   const now = (): Date => new Date();
 
-  const keys = await openKeys(config);
-  const opened: OpenedStorage = await openStorage({ databaseUrl: config.databaseUrl, sqlitePath: path.join(config.dataDir, 'rampart.db') });
+  const opened: OpenedStorage = await openStorage({
+    databaseUrl: config.databaseUrl,
+    sqlitePath: path.join(config.dataDir, 'rampart.db'),
+    postgres: { schema: config.databaseSchema },
+  });
+  // Nodes starting at once on one database take turns from here to the first
+  // administrator: migrations, key file, audit signer key, CA, TLS material.
+  const releaseStartup = await holdClusterLock(opened, 'startup');
   await opened.migrate();
+  const keys = await openKeys(config);
   const { storage } = opened;
   const audit: OpenedAudit = await openAudit(config, opened, keys.sealer, log);
 
@@ -82,6 +93,10 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     firstAdminToken = first.token;
     await audit.recorder.record({ action: 'admin.create', actor: { type: 'system', id: 'rampart' }, outcome: 'success', target: { type: 'admin', id: first.admin.id }, details: { bootstrap: true } });
   }
+  await releaseStartup();
+  const cluster = startClusterNode(config, opened, log);
+  // Modules register their periodic work with cluster.jobs (runs on the leader only).
+  cluster.jobs.start();
 
   const admin: FastifyInstance = await createAdminServer({
     devices,
@@ -168,6 +183,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   try {
     devicePort = await ready;
   } catch (e) {
+    await cluster.stop();
     await gateway.stop();
     await admin.close();
     await audit.close();
@@ -188,9 +204,11 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     topic,
     auditVerifierKey: audit.verifierKey,
     firstAdminToken,
+    cluster,
     async stop() {
       if (stopped) return;
       stopped = true;
+      await cluster.stop();
       await gateway.stop();
       await admin.close();
       await audit.close();
@@ -208,6 +226,7 @@ export async function serve(opts: { config?: string | undefined; dev: boolean })
   out.write(`  Device plane (public):  ${server.deviceUrl}   MDM ${server.deviceUrl}/mdm\n`);
   out.write(`  Admin API (loopback):   ${server.adminUrl}/api/v1   health ${server.adminUrl}/api/v1/health\n`);
   out.write(`  Data directory:         ${config.dataDir}\n`);
+  out.write(`  Node:                   ${config.nodeId}${config.databaseUrl ? ` (PostgreSQL schema ${config.databaseSchema})` : ''}\n`);
   out.write(`  Audit verifier key:     ${server.auditVerifierKey}\n`);
   out.write(`  Audit checkpoints:      ${path.join(config.dataDir, 'audit-checkpoints.log')} (copy them off this machine)\n`);
   if (server.firstAdminToken) {
