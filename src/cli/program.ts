@@ -9,6 +9,7 @@ import type { Page } from '../storage/types.ts';
 import { CliError, createApiClient, DEFAULT_ADMIN_URL, sanitize } from './client.ts';
 import type { ApiClient, FetchLike } from './client.ts';
 import { fields, table } from './format.ts';
+import { registerDbCommands } from './db.ts';
 
 export interface CliIo {
   stdout: { write(s: string): unknown };
@@ -114,6 +115,8 @@ export function createProgram(io: CliIo): Command {
       if (!last.endsWith('\n')) io.stdout.write('\n');
       if (code !== 0) throw new CliError(code === 1 ? 'the audit log did not verify' : 'audit verify could not run', code);
     });
+
+  registerDbCommands(program, io);
 
   const devices = program.command('devices').description('enrolled devices');
   withApi(devices.command('list').description('list devices'))

@@ -23,6 +23,7 @@ import { superviseGateway, type GatewaySupervisor } from '../supervisor/gateway-
 import type { InitMessage } from '../ipc/messages.ts';
 import { toPem } from '../pki/pem.ts';
 import { holdClusterLock } from '../cluster/locks.ts';
+import { migrateInstallation } from '../cluster/migrate.ts';
 import { startClusterNode, type ClusterNode } from '../cluster/node.ts';
 
 export interface RunningServer {
@@ -59,7 +60,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   // Nodes starting at once on one database take turns from here to the first
   // administrator: migrations, key file, audit signer key, CA, TLS material.
   const releaseStartup = await holdClusterLock(opened, 'startup');
-  await opened.migrate();
+  await migrateInstallation(opened, { databaseUrl: config.databaseUrl, auditSqlitePath: path.join(config.dataDir, 'audit.db') });
   const keys = await openKeys(config);
   const { storage } = opened;
   const audit: OpenedAudit = await openAudit(config, opened, keys.sealer, log);
