@@ -22,13 +22,18 @@ export interface DevicePlaneDeps {
   now: () => Date;
   /** The push topic; Authenticate and TokenUpdate with another topic are refused. */
   topic: () => string | undefined;
+  /** Serialises a device's result recording across nodes (src/cluster/device-lock.ts). */
+  serialize?: <T>(deviceId: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 export function createDevicePlane(d: DevicePlaneDeps): GatewayLink {
   const { devices, queue } = d.storage;
   const inventory = createInventoryService({ devices, now: d.now, toJson: plistToJson });
   const checkin = createCheckinService({ devices, audit: d.audit, lookup: d.lookup, sealer: d.sealer, now: d.now, topic: d.topic });
-  const connect = createConnectService({ devices, queue, inventory, audit: d.audit, lookup: d.lookup, now: d.now, toJson: plistToJson });
+  const connect = createConnectService({
+    devices, queue, inventory, audit: d.audit, lookup: d.lookup, now: d.now, toJson: plistToJson,
+    ...(d.serialize ? { serialize: d.serialize } : {}),
+  });
   const verifier = createCmsVerifier({ trustAnchors: d.trustAnchors });
   return createGatewayLink({
     verifier: {

@@ -25,6 +25,7 @@ import { toPem } from '../pki/pem.ts';
 import { holdClusterLock } from '../cluster/locks.ts';
 import { migrateInstallation } from '../cluster/migrate.ts';
 import { startClusterNode, type ClusterNode } from '../cluster/node.ts';
+import { localSerializer, pgSerializer } from '../cluster/device-lock.ts';
 
 export interface RunningServer {
   config: Config;
@@ -118,8 +119,13 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   const adminAddr = admin.server.address();
   const adminPort = typeof adminAddr === 'object' && adminAddr ? adminAddr.port : config.adminListen.port;
 
+  // One device's result reports are recorded one at a time, on every node.
+  const deviceLock = config.databaseUrl && opened.backend === 'postgres'
+    ? pgSerializer({ connectionString: config.databaseUrl, schema: config.databaseSchema })
+    : { run: localSerializer(), close: async () => undefined };
   // The core verifies every device request again with its own verifier.
   const link = createDevicePlane({
+    serialize: deviceLock.run,
     storage,
     audit: audit.recorder,
     lookup: audit.log,
@@ -187,6 +193,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     await cluster.stop();
     await gateway.stop();
     await admin.close();
+    await deviceLock.close();
     await audit.close();
     await opened.close();
     throw e;
@@ -212,6 +219,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       await cluster.stop();
       await gateway.stop();
       await admin.close();
+      await deviceLock.close();
       await audit.close();
       await opened.close();
     },

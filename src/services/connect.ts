@@ -28,11 +28,14 @@ export interface ConnectServiceDeps {
   toJson: (v: PlistValue) => JsonValue;
   /** lastSeenAt is written at most this often per device (ms). */
   lastSeenResolutionMs?: number;
+  /** Runs a device's result recording one at a time, across nodes (src/cluster/device-lock.ts); default: unserialised. */
+  serialize?: <T>(deviceId: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 export function createConnectService(deps: ConnectServiceDeps) {
   const { devices, queue, audit } = deps;
   const resolution = deps.lastSeenResolutionMs ?? 60_000;
+  const serialize = deps.serialize ?? (<T>(_: string, fn: () => Promise<T>): Promise<T> => fn());
   /**
    * The result goes on record exactly once, even across a crash: the audit
    * entry is written first, and a retry after a crash between the two writes
@@ -74,7 +77,10 @@ export function createConnectService(deps: ConnectServiceDeps) {
       if (!device.lastSeenAt || nowDate.getTime() - Date.parse(device.lastSeenAt) >= resolution) {
         await devices.update(m.deviceId, { lastSeenAt: now }, now);
       }
-      if (m.status !== 'Idle' && m.commandUuid !== undefined) await recordAnswer(m, m.commandUuid, ctx, now);
+      if (m.status !== 'Idle' && m.commandUuid !== undefined) {
+        const uuid = m.commandUuid;
+        await serialize(m.deviceId, () => recordAnswer(m, uuid, ctx, now));
+      }
       // A command the device answered NotNow waits for its next session (which
       // starts with Idle); within this session the commands behind it proceed.
       const next = await queue.next(m.deviceId, { skipNotNow: m.status !== 'Idle' }, now);
