@@ -58,9 +58,42 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
-async function pgBackends(c: pg.Client, schemaApp: string[]): Promise<number[]> {
-  const r = await c.query("select pid from pg_stat_activity where application_name = any($1) or application_name like 'rampart-leader-%'", [schemaApp]);
-  return (r.rows as { pid: number }[]).map((x) => x.pid);
+/**
+ * CPU of the PostgreSQL backends serving Rampart (every pool and session sets
+ * an application_name starting with "rampart"). Pools close idle connections,
+ * so backends are sampled every 100 ms and each one's growth between its first
+ * and last sample is summed.
+ */
+function pgCpuSampler(c: pg.Client): { stop(): Promise<number> } {
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  let busy = false;
+  const sample = async (): Promise<void> => {
+    if (busy) return;
+    busy = true;
+    try {
+      const r = await c.query("select pid from pg_stat_activity where application_name like 'rampart%' and datname = current_database()");
+      for (const { pid } of r.rows as { pid: number }[]) {
+        const t = cpuTicks(pid);
+        if (!first.has(pid)) first.set(pid, t);
+        last.set(pid, t);
+      }
+    } finally {
+      busy = false;
+    }
+  };
+  void sample();
+  const timer = setInterval(() => void sample(), 100);
+  return {
+    async stop() {
+      clearInterval(timer);
+      while (busy) await new Promise((r) => setTimeout(r, 5));
+      await sample();
+      let ticks = 0;
+      for (const [pid, t0] of first) ticks += (last.get(pid) ?? t0) - t0;
+      return ticks;
+    },
+  };
 }
 
 function pct(xs: number[], p: number): number {
@@ -103,9 +136,8 @@ async function measure(
   work: (dev: SimDevice, lat: number[]) => Promise<number>,
   jobs: SimDevice[],
 ): Promise<void> {
-  const backends = await pgBackends(pgc, ['rampart']);
+  const pgCpu = pgCpuSampler(pgc);
   const r0 = cl.rampartPids.reduce((s, p) => s + cpuTicks(p), 0);
-  const p0 = backends.reduce((s, p) => s + cpuTicks(p), 0);
   const lat: number[] = [];
   let requests = 0;
   let next = 0;
@@ -119,11 +151,9 @@ async function measure(
     }
   }));
   const wall = (performance.now() - t0) / 1000;
-  const after = await pgBackends(pgc, ['rampart']);
   const r1 = cl.rampartPids.reduce((s, p) => s + cpuTicks(p), 0);
-  const p1 = [...new Set([...backends, ...after])].reduce((s, p) => s + cpuTicks(p), 0);
   const rCpu = ((r1 - r0) * 1000) / TICK / requests;
-  const pCpu = ((p1 - p0) * 1000) / TICK / requests;
+  const pCpu = ((await pgCpu.stop()) * 1000) / TICK / requests;
   console.log(
     `${label.padEnd(42)} conc ${String(conc).padStart(2)}: ${String(requests).padStart(5)} req, ${(requests / wall).toFixed(0).padStart(5)} req/s, ` +
     `p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, rampart CPU ${rCpu.toFixed(2)} ms/req, postgres CPU ${pCpu.toFixed(2)} ms/req`,

@@ -47,7 +47,7 @@ export async function openAudit(config: Config, storage: OpenedStorage, sealer: 
   let close: () => Promise<void>;
   let store;
   if (storage.backend === 'postgres') {
-    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4 });
+    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4, application_name: 'rampart-audit' });
     store = new PgAuditStore(pool, storage.schema ? { schema: storage.schema } : {});
     close = () => pool.end();
   } else {
