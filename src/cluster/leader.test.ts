@@ -68,3 +68,32 @@ test('postgres: one leader among three; leadership moves when the leader session
     await Promise.all(nodes.map((n) => n.stop()));
   }
 });
+
+test('postgres: the cluster lock admits one holder at a time and keeps the pool statement timeout', { skip }, async () => {
+  const { openPostgresStorage } = await import('../storage/open.ts');
+  const { withClusterLock, holdClusterLock } = await import('./locks.ts');
+  const { dropSchema } = await import('./testdata/pg.ts');
+  const schema = randomSchema();
+  const a = await openPostgresStorage(TEST_DATABASE_URL, { schema, poolSize: 1, statementTimeoutMs: 4321 });
+  const b = await openPostgresStorage(TEST_DATABASE_URL, { schema, poolSize: 3 });
+  try {
+    const release = await holdClusterLock(a, 'startup');
+    let entered = false;
+    const waiting = withClusterLock(b, 'startup', async () => {
+      entered = true;
+      return 42;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(entered, false, 'the second holder waits');
+    await release();
+    assert.equal(await waiting, 42);
+    // The pool's one connection went back with its configured statement_timeout.
+    const { sql } = await import('kysely');
+    const r = await sql<{ t: string }>`select current_setting('statement_timeout') as t`.execute(a.db);
+    assert.equal(r.rows[0]?.t, '4321ms');
+  } finally {
+    await a.close();
+    await b.close();
+    await dropSchema(schema);
+  }
+});

@@ -40,8 +40,14 @@ export async function withClusterLock<T>(
   if (target.backend !== 'postgres') return fn();
   const key = lockKey(target.schema ?? 'public', name);
   return target.db.connection().execute(async (conn) => {
-    // Waits (bounded by the pool's statement_timeout) for another node's start-up.
-    await sql`select pg_advisory_lock(${key.classId}, ${key.objId})`.execute(conn);
+    // Another node's start-up (CA key generation, migrations) may take longer
+    // than the pool's statement_timeout: wait up to five minutes for it.
+    await sql`select set_config('statement_timeout', '300000', false)`.execute(conn);
+    try {
+      await sql`select pg_advisory_lock(${key.classId}, ${key.objId})`.execute(conn);
+    } finally {
+      await sql`reset statement_timeout`.execute(conn).catch(() => undefined);
+    }
     try {
       return await fn();
     } finally {
