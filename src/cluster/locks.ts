@@ -77,6 +77,7 @@ export async function holdClusterLock(
     finished = done;
   });
   await held;
+  // Idempotent: releasing twice is harmless.
   return async () => {
     release();
     await finished.catch(() => undefined);

@@ -64,3 +64,25 @@ test('postgres: two nodes starting at once bootstrap the installation once', { s
     await dropSchema(schema);
   }
 });
+
+test('postgres: a node that fails during start-up releases the start-up lock', { skip, timeout: 120_000 }, async () => {
+  const schema = randomSchema();
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'rampart-cluster-'));
+  const base = {
+    RAMPART_DATA_DIR: dataDir,
+    RAMPART_DATABASE_URL: TEST_DATABASE_URL,
+    RAMPART_DATABASE_SCHEMA: schema,
+    RAMPART_DEVICE_LISTEN: '127.0.0.1:0',
+    RAMPART_ADMIN_LISTEN: '127.0.0.1:0',
+  };
+  const logger = pino({ level: 'silent' });
+  try {
+    const broken = loadConfig({ env: { ...base, RAMPART_TLS_CERT: path.join(dataDir, 'missing.pem'), RAMPART_TLS_KEY: path.join(dataDir, 'missing.key') }, dev: true });
+    await assert.rejects(startServer(broken, { logger }), /ENOENT/);
+    const s = await startServer(loadConfig({ env: base, dev: true }), { logger });
+    await s.stop();
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+    await dropSchema(schema);
+  }
+});

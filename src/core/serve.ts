@@ -48,11 +48,8 @@ export interface RunningServer {
 export const DEV_TOPIC = 'com.apple.mgmt.External.rampart-development';
 
 export async function startServer(config: Config, opts: { logger?: Logger } = {}): Promise<RunningServer> {
-  const log = (opts.logger ?? pino({ level: config.logLevel }, pino.destination(2))).child({ node: config.nodeId });
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   chmodSync(config.dataDir, 0o700);
-  const now = (): Date => new Date();
-
   const opened: OpenedStorage = await openStorage({
     databaseUrl: config.databaseUrl,
     sqlitePath: path.join(config.dataDir, 'rampart.db'),
@@ -61,10 +58,32 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   // Nodes starting at once on one database take turns from here to the first
   // administrator: migrations, key file, audit signer key, CA, TLS material.
   const releaseStartup = await holdClusterLock(opened, 'startup');
+  // What a failed start must close (newest first), so the process can exit.
+  const undo: (() => Promise<void>)[] = [];
+  try {
+    return await startNode(config, opts, opened, releaseStartup, undo);
+  } catch (e) {
+    await releaseStartup();
+    for (const u of undo.reverse()) await u().catch(() => undefined);
+    await opened.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function startNode(
+  config: Config,
+  opts: { logger?: Logger },
+  opened: OpenedStorage,
+  releaseStartup: () => Promise<void>,
+  undo: (() => Promise<void>)[],
+): Promise<RunningServer> {
+  const log = (opts.logger ?? pino({ level: config.logLevel }, pino.destination(2))).child({ node: config.nodeId });
+  const now = (): Date => new Date();
   await migrateInstallation(opened, { databaseUrl: config.databaseUrl, auditSqlitePath: path.join(config.dataDir, 'audit.db') });
   const keys = await openKeys(config);
   const { storage } = opened;
   const audit: OpenedAudit = await openAudit(config, opened, keys.sealer, log);
+  undo.push(() => audit.close());
 
   const { ca, created } = await loadOrCreateCa(
     { settings: storage.settings, sealer: keys.sealer, now },
