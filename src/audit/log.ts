@@ -96,6 +96,7 @@ export class AuditLog implements AuditRecorder, AuditLookup {
   #lastCheckpoint: StoredCheckpoint | null;
   #checkpointing: Promise<StoredCheckpoint | null> | null = null;
   #timer: NodeJS.Timeout | null = null;
+  #ticking = false;
   #sinkChain: Promise<void> = Promise.resolve();
 
   private constructor(opts: AuditLogOptions, lease: LeaderLease | null, tree: CompactRange, prev: Uint8Array | null, last: StoredCheckpoint | null) {
@@ -294,16 +295,26 @@ export class AuditLog implements AuditRecorder, AuditLookup {
   }
 
   async #tick(): Promise<void> {
+    // Ticks never overlap: two concurrent acquisitions could otherwise
+    // overwrite (and so leak, lock held) the lease one of them obtained.
+    if (this.#ticking) return;
+    this.#ticking = true;
     try {
-      if (this.#shared && !this.#lease?.held) {
+      if (this.#shared && !this.#lease?.held && !this.#closed) {
         // Compete for the signer role; a dead lease is released first.
-        await this.#lease?.release();
-        this.#lease = await this.#acquire();
+        const dead = this.#lease;
+        this.#lease = null;
+        await dead?.release();
+        const lease = await this.#acquire();
+        if (this.#closed) await lease?.release();
+        else this.#lease = lease;
       }
       if (this.#shared && !this.#lease?.held) return;
       await this.checkpoint();
     } catch (err) {
       this.#onError(err, 'checkpoint');
+    } finally {
+      this.#ticking = false;
     }
   }
 

@@ -40,8 +40,14 @@ test('postgres: two nodes append concurrently into one verifiable log; one signe
   });
   const stores = pools.map((p) => new PgAuditStore(p, { schema: fx.schema }));
   const errors: string[] = [];
-  const logs = await Promise.all(stores.map((store) =>
-    AuditLog.open({ store, origin: ORIGIN, signer, shared: true, checkpointIntervalMs: 30, maxBatch: 64, onError: (e, w) => errors.push(`${w}: ${String(e)}`) })));
+  // A node cut off from the database cannot take the lock again: `reachable` models that.
+  const reachable = [true, true];
+  const logs = await Promise.all(stores.map((store, i) =>
+    AuditLog.open({
+      store, origin: ORIGIN, signer, shared: true, checkpointIntervalMs: 30, maxBatch: 64,
+      acquireLeader: async () => (reachable[i] ? store.tryAcquireLeader() : null),
+      onError: (e, w) => errors.push(`${w}: ${String(e)}`),
+    })));
   try {
     assert.equal(logs.filter((l) => l.isSigner).length, 1, 'exactly one signer');
     // Interleaved bursts from both nodes.
@@ -63,7 +69,9 @@ test('postgres: two nodes append concurrently into one verifiable log; one signe
     const other = logs[1 - signerIdx]!;
     assert.equal((await other.checkpoint())?.size, n);
 
-    // The signer's lease session dies: the other node takes over signing.
+    // The signer's lease session dies (and that node cannot win the lock back):
+    // the other node takes over signing.
+    reachable[signerIdx] = false;
     const killer = new pg.Client(PG_CONFIG);
     await killer.connect();
     await killer.query(
@@ -92,4 +100,43 @@ test('postgres: two nodes append concurrently into one verifiable log; one signe
 test('shared mode needs a multi-writer store', async () => {
   const store = { stride: 4, init: async () => undefined } as unknown as PgAuditStore;
   await assert.rejects(AuditLog.open({ store, origin: ORIGIN, signer, shared: true }), /single writer/);
+});
+
+test('postgres: slow leader acquisition under a fast checkpoint timer neither leaks a lease nor loses the signer role', async (t) => {
+  const fx = await pgStore();
+  if ('skip' in fx) return t.skip(fx.skip);
+  let acquired = 0;
+  let released = 0;
+  const slow = async () => {
+    await new Promise((r) => setTimeout(r, 60));
+    const lease = await fx.store.tryAcquireLeader();
+    if (!lease) return null;
+    acquired++;
+    return {
+      get held() {
+        return lease.held;
+      },
+      release: async () => {
+        released++;
+        await lease.release();
+      },
+    };
+  };
+  // Another holder first, so the log starts as a non-signer and competes on every tick.
+  const other = await fx.store.tryAcquireLeader();
+  assert.ok(other);
+  const log = await AuditLog.open({ store: fx.store, origin: ORIGIN, signer, shared: true, checkpointIntervalMs: 5, acquireLeader: slow });
+  try {
+    assert.equal(log.isSigner, false);
+    await other.release();
+    await waitFor(() => log.isSigner, 'the log to become signer');
+    await log.append(ev(0, 1));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(acquired, 1, 'one lease, never overwritten by an overlapping tick');
+    assert.equal(log.isSigner, true);
+  } finally {
+    await log.close();
+    await fx.cleanup(); // pool.end() would hang on a leaked lease connection
+  }
+  assert.equal(released, 1);
 });
