@@ -63,3 +63,35 @@ test('postgres: migrate from three nodes at once leaves one complete schema', { 
     await dropSchema(schema);
   }
 });
+
+test('postgres: migrations succeed while other schemas of the database are created and dropped', { skip, timeout: 120_000 }, async () => {
+  const { openPostgresStorage } = await import('../storage/open.ts');
+  const churn = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await churn.connect();
+  let stop = false;
+  const churner = (async () => {
+    for (let i = 0; !stop; i++) {
+      const s = randomSchema('rampart_churn');
+      await churn.query(`create schema "${s}"; create table "${s}".t (id int primary key, v text)`);
+      await churn.query(`drop schema "${s}" cascade`);
+    }
+  })();
+  const schemas: string[] = [];
+  try {
+    for (let i = 0; i < 8; i++) {
+      const schema = randomSchema();
+      schemas.push(schema);
+      const o = await openPostgresStorage(TEST_DATABASE_URL, { schema, poolSize: 2 });
+      try {
+        await o.migrate();
+      } finally {
+        await o.close();
+      }
+    }
+  } finally {
+    stop = true;
+    await churner;
+    await churn.end();
+    for (const s of schemas) await dropSchema(s);
+  }
+});
