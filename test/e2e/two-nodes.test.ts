@@ -31,7 +31,11 @@ test('two nodes on one database: SIGKILL of one loses no command, records none t
   const nodes: ServerProcess[] = await Promise.all(['node-a', 'node-b'].map((n) => startServerProcess({ dataDir, env: env(n) })));
   const [a, b] = nodes as [ServerProcess, ServerProcess];
   try {
-    const tokens = nodes.map((n) => n.token).filter((t) => t !== undefined);
+    // The start-up banner can arrive in several chunks: wait for its last lines.
+    const tokenOf = (n: ServerProcess): string | undefined => /One-time credential[^\n]*\n\s+(rmp_\S+)/.exec(n.output())?.[1];
+    for (let i = 0; i < 200 && !nodes.every((n) => /Audit checkpoints:.*\n/.test(n.output())); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 40 && !nodes.some((n) => tokenOf(n) !== undefined); i++) await new Promise((r) => setTimeout(r, 50));
+    const tokens = nodes.map(tokenOf).filter((t) => t !== undefined);
     assert.equal(tokens.length, 1, 'one first administrator');
     a.token = b.token = tokens[0];
     const verifierKeys = nodes.map((n) => /Audit verifier key:\s+(\S+)/.exec(n.output())?.[1]);
