@@ -44,7 +44,10 @@ export async function startServerProcess(opts: { dataDir?: string; env?: Record<
   for (;;) {
     const device = /Device plane \(public\):\s+(https:\/\/\S+)/.exec(out);
     const admin = /Admin API \(loopback\):\s+(http:\/\/\S+)\/api\/v1/.exec(out);
-    if (device && admin) {
+    // The banner arrives in several writes: wait for its end (the checkpoint
+    // line, and the credential when a first administrator was created).
+    const complete = /Audit checkpoints:[^\n]*\n/.test(out) && (!out.includes('First administrator') || /One-time credential[^\n]*\n\s+rmp_\S+\n/.test(out));
+    if (device && admin && complete) {
       const token = /One-time credential[^\n]*\n\s+(rmp_\S+)/.exec(out)?.[1];
       return { child, dataDir, deviceUrl: device[1]!, adminUrl: admin[1]!, token, output: () => out, exited };
     }
