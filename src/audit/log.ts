@@ -10,10 +10,18 @@
 //   signed (C2SP tlog-checkpoint), stored and pushed to every CheckpointSink.
 // - One writer per log: open() takes the store's leader lease (PostgreSQL
 //   advisory lock) and refuses to write without it.
+// - Several nodes (`shared`, PostgreSQL): every node appends through
+//   store.appendShared(), which assigns indices under the store's write lock;
+//   when another node appended since, the right edge is rebuilt from the
+//   committed hashes inside that lock, so the log keeps one total order and
+//   one Merkle tree. Only the node holding the leader lease signs checkpoints
+//   (of the committed size); the others retry the lease every interval, so a
+//   new signer takes over when the old one's session dies.
 
 import { conflict, isRampartError } from '../lib/errors.ts';
 import { buildEntry } from './entry.ts';
 import { CompactRange, EMPTY_ROOT, consistencyProof, hashEqual, inclusionProof, subtreeHashes, treeRoot } from './merkle.ts';
+import type { HashReader } from './merkle.ts';
 import { signCheckpoint } from './note.ts';
 import { NODE_STRIDE } from './store.ts';
 import type { NoteSigner } from './note.ts';
@@ -37,8 +45,28 @@ export interface AuditLogOptions {
    * PostgreSQL). Return null when another node is the writer.
    */
   acquireLeader?: () => Promise<LeaderLease | null>;
+  /**
+   * Several nodes write this log (needs store.appendShared). The log opens
+   * without the leader lease and signs checkpoints only while it holds it.
+   */
+  shared?: boolean;
   /** Called with errors that have no caller to reject (checkpoint and sink failures). */
   onError?: (err: unknown, where: string) => void;
+}
+
+interface Built {
+  tree: CompactRange;
+  prev: Uint8Array | null;
+  entries: StoredEntry[];
+  nodes: StoredNode[];
+  accepted: Pending[];
+}
+
+/** The right edge of the committed tree of `size` entries and its last leaf hash. */
+async function rightEdge(reader: HashReader, size: number): Promise<{ tree: CompactRange; prev: Uint8Array | null }> {
+  const tree = new CompactRange(size, await subtreeHashes(reader, CompactRange.subtrees(size)));
+  const prev = size > 0 ? ((await reader.readHashes([{ level: 0, start: size - 1, count: 1 }]))[0]?.[0] ?? null) : null;
+  return { tree, prev };
 }
 
 interface Pending {
@@ -56,7 +84,9 @@ export class AuditLog implements AuditRecorder, AuditLookup {
   readonly #maxBatch: number;
   readonly #clock: () => Date;
   readonly #onError: (err: unknown, where: string) => void;
-  #lease: LeaderLease;
+  readonly #shared: boolean;
+  readonly #acquire: () => Promise<LeaderLease | null>;
+  #lease: LeaderLease | null;
   #tree: CompactRange;
   #prev: Uint8Array | null;
   #queue: Pending[] = [];
@@ -66,9 +96,10 @@ export class AuditLog implements AuditRecorder, AuditLookup {
   #lastCheckpoint: StoredCheckpoint | null;
   #checkpointing: Promise<StoredCheckpoint | null> | null = null;
   #timer: NodeJS.Timeout | null = null;
+  #ticking = false;
   #sinkChain: Promise<void> = Promise.resolve();
 
-  private constructor(opts: AuditLogOptions, lease: LeaderLease, tree: CompactRange, prev: Uint8Array | null, last: StoredCheckpoint | null) {
+  private constructor(opts: AuditLogOptions, lease: LeaderLease | null, tree: CompactRange, prev: Uint8Array | null, last: StoredCheckpoint | null) {
     this.store = opts.store;
     this.origin = opts.origin;
     this.#signer = opts.signer;
@@ -78,6 +109,8 @@ export class AuditLog implements AuditRecorder, AuditLookup {
     this.#clock = opts.clock ?? (() => new Date());
     this.#onError = opts.onError ?? (() => undefined);
     this.#lease = lease;
+    this.#shared = opts.shared === true;
+    this.#acquire = opts.acquireLeader ?? (() => opts.store.tryAcquireLeader());
     this.#tree = tree;
     this.#prev = prev;
     this.#lastCheckpoint = last;
@@ -93,14 +126,14 @@ export class AuditLog implements AuditRecorder, AuditLookup {
     const { store } = opts;
     if (store.stride !== NODE_STRIDE) throw new Error('store stride mismatch');
     await store.init();
+    if (opts.shared === true && !store.appendShared) throw new Error('this audit store has a single writer');
     const lease = await (opts.acquireLeader ?? (() => store.tryAcquireLeader()))();
-    if (!lease) throw conflict('audit log has another writer');
+    if (!lease && opts.shared !== true) throw conflict('audit log has another writer');
     try {
-      const size = await store.size();
-      const hashes = await subtreeHashes(store, CompactRange.subtrees(size));
-      const tree = new CompactRange(size, hashes);
-      const prev = size > 0 ? ((await store.readHashes([{ level: 0, start: size - 1, count: 1 }]))[0]?.[0] ?? null) : null;
+      // Checkpoint first: with several nodes the log may grow in between, never shrink.
       const last = await store.latestCheckpoint();
+      const size = await store.size();
+      const { tree, prev } = await rightEdge(store, size);
       if (last) {
         if (last.size > size) throw conflict('audit log is shorter than its last checkpoint', `size ${size} < checkpoint ${last.size}`);
         const root = last.size === size ? tree.root() : await treeRoot(store, last.size);
@@ -111,9 +144,14 @@ export class AuditLog implements AuditRecorder, AuditLookup {
       log.#timer.unref();
       return log;
     } catch (err) {
-      await lease.release();
+      await lease?.release();
       throw err;
     }
+  }
+
+  /** True while this node signs checkpoints. */
+  get isSigner(): boolean {
+    return this.#lease?.held === true;
   }
 
   /** Number of durable entries. */
@@ -169,13 +207,29 @@ export class AuditLog implements AuditRecorder, AuditLookup {
       for (const p of batch) p.reject(this.#failed);
       return;
     }
-    if (!this.#lease.held) {
+    if (this.#shared) return this.#writeShared(batch);
+    if (!this.#lease?.held) {
       this.#failed = conflict('audit log lost its leader lease');
       for (const p of batch) p.reject(this.#failed);
       return;
     }
-    const tree = this.#tree.clone();
-    let prev = this.#prev;
+    const built = this.#build(batch, this.#tree, this.#prev);
+    if (built.entries.length === 0) return;
+    try {
+      await this.store.append(built.entries, built.nodes);
+    } catch (err) {
+      // Nothing was committed (the store rolls back); the in-memory tree is unchanged.
+      if (isRampartError(err) && err.code === 'conflict') this.#failed = err;
+      for (const p of built.accepted) p.reject(err);
+      return;
+    }
+    this.#commit(built);
+  }
+
+  /** Entries, completed nodes and the new right edge for a batch on top of `base`. */
+  #build(batch: Pending[], base: CompactRange, prevHash: Uint8Array | null): Built {
+    const tree = base.clone();
+    let prev = prevHash;
     const now = this.#clock();
     const entries: StoredEntry[] = [];
     const accepted: Pending[] = [];
@@ -195,18 +249,44 @@ export class AuditLog implements AuditRecorder, AuditLookup {
       entries.push(stored);
       accepted.push(p);
     }
-    if (entries.length === 0) return;
+    return { tree, prev, entries, nodes, accepted };
+  }
+
+  #commit(built: Built): void {
+    this.#tree = built.tree;
+    this.#prev = built.prev;
+    built.accepted.forEach((p, i) => p.resolve((built.entries[i] as StoredEntry).index));
+  }
+
+  /** Several writers: the store assigns the position under its lock. */
+  async #writeShared(batch: Pending[]): Promise<void> {
+    let built: Built | null = null;
+    const invalid = new Set<Pending>();
     try {
-      await this.store.append(entries, nodes);
+      await this.store.appendShared!(async ({ size, reader }) => {
+        let base = this.#tree;
+        let prev = this.#prev;
+        if (size !== base.size) {
+          // Another node appended since our last write: rebuild the right edge from what it committed.
+          ({ tree: base, prev } = await rightEdge(reader, size));
+        }
+        // Events that fail validation are rejected once, not again on retry.
+        built = this.#build(batch.filter((p) => !invalid.has(p)).map((p) => ({
+          event: p.event,
+          resolve: p.resolve,
+          reject: (err: unknown) => {
+            invalid.add(p);
+            p.reject(err);
+          },
+        })), base, prev);
+        return { entries: built.entries, nodes: built.nodes };
+      });
     } catch (err) {
-      // Nothing was committed (the store rolls back); the in-memory tree is unchanged.
-      if (isRampartError(err) && err.code === 'conflict') this.#failed = err;
-      for (const p of accepted) p.reject(err);
+      // Rolled back: nothing of this batch is in the log.
+      for (const p of batch) if (!invalid.has(p)) p.reject(err);
       return;
     }
-    this.#tree = tree;
-    this.#prev = prev;
-    accepted.forEach((p, i) => p.resolve((entries[i] as StoredEntry).index));
+    if (built) this.#commit(built);
   }
 
   /** Wait until everything queued so far is durable (or rejected). */
@@ -215,10 +295,26 @@ export class AuditLog implements AuditRecorder, AuditLookup {
   }
 
   async #tick(): Promise<void> {
+    // Ticks never overlap: two concurrent acquisitions could otherwise
+    // overwrite (and so leak, lock held) the lease one of them obtained.
+    if (this.#ticking) return;
+    this.#ticking = true;
     try {
+      if (this.#shared && !this.#lease?.held && !this.#closed) {
+        // Compete for the signer role; a dead lease is released first.
+        const dead = this.#lease;
+        this.#lease = null;
+        await dead?.release();
+        const lease = await this.#acquire();
+        if (this.#closed) await lease?.release();
+        else this.#lease = lease;
+      }
+      if (this.#shared && !this.#lease?.held) return;
       await this.checkpoint();
     } catch (err) {
       this.#onError(err, 'checkpoint');
+    } finally {
+      this.#ticking = false;
     }
   }
 
@@ -228,17 +324,12 @@ export class AuditLog implements AuditRecorder, AuditLookup {
    */
   async checkpoint(): Promise<StoredCheckpoint | null> {
     while (this.#checkpointing) await this.#checkpointing;
-    const size = this.#tree.size;
-    if (size === 0 || (this.#lastCheckpoint && this.#lastCheckpoint.size >= size)) return this.#lastCheckpoint;
-    if (!this.#lease.held) throw conflict('audit log lost its leader lease');
-    const run = async (): Promise<StoredCheckpoint> => {
-      const rootHash = this.#tree.root();
-      const note = signCheckpoint({ origin: this.origin, size, rootHash }, this.#signer);
-      const cp: StoredCheckpoint = { size, rootHash, note, createdAt: this.#clock().toISOString() };
-      await this.store.putCheckpoint(cp);
-      this.#lastCheckpoint = cp;
-      this.#publish(cp);
-      return cp;
+    const run = async (): Promise<StoredCheckpoint | null> => {
+      if (this.#shared) return this.#checkpointShared();
+      const size = this.#tree.size;
+      if (size === 0 || (this.#lastCheckpoint && this.#lastCheckpoint.size >= size)) return this.#lastCheckpoint;
+      if (!this.#lease?.held) throw conflict('audit log lost its leader lease');
+      return this.#sign(size, this.#tree.root());
     };
     this.#checkpointing = run();
     try {
@@ -246,6 +337,27 @@ export class AuditLog implements AuditRecorder, AuditLookup {
     } finally {
       this.#checkpointing = null;
     }
+  }
+
+  /** Several writers: the signer signs the committed size, whoever appended it. */
+  async #checkpointShared(): Promise<StoredCheckpoint | null> {
+    const stored = await this.store.latestCheckpoint();
+    if (stored && (!this.#lastCheckpoint || stored.size > this.#lastCheckpoint.size)) this.#lastCheckpoint = stored;
+    if (!this.#lease?.held) return this.#lastCheckpoint;
+    const size = await this.store.size();
+    if (size === 0 || (this.#lastCheckpoint && this.#lastCheckpoint.size >= size)) return this.#lastCheckpoint;
+    const tree = this.#tree;
+    const rootHash = tree.size === size ? tree.root() : await treeRoot(this.store, size);
+    return this.#sign(size, rootHash);
+  }
+
+  async #sign(size: number, rootHash: Uint8Array): Promise<StoredCheckpoint> {
+    const note = signCheckpoint({ origin: this.origin, size, rootHash }, this.#signer);
+    const cp: StoredCheckpoint = { size, rootHash, note, createdAt: this.#clock().toISOString() };
+    await this.store.putCheckpoint(cp);
+    this.#lastCheckpoint = cp;
+    this.#publish(cp);
+    return cp;
   }
 
   #publish(cp: StoredCheckpoint): void {
@@ -288,10 +400,10 @@ export class AuditLog implements AuditRecorder, AuditLookup {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     try {
-      if (this.#lease.held && !this.#failed) await this.checkpoint();
+      if (this.#lease?.held && !this.#failed) await this.checkpoint();
     } finally {
       await this.#sinkChain;
-      await this.#lease.release();
+      await this.#lease?.release();
     }
   }
 }

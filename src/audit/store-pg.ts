@@ -3,14 +3,20 @@
 // session advisory lock held on a dedicated connection; appends additionally
 // take a transaction advisory lock and check that indices continue the log,
 // so even a misconfigured second writer can only fail, never fork history.
+// Several nodes append through appendShared(): the index is assigned inside
+// that same lock from the committed size, so the log keeps one total order;
+// only the lease holder signs checkpoints, and it writes them on the lease's
+// own session (a fence: if that session died, the write fails).
 
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { conflict } from '../lib/errors.ts';
 import { NODE_STRIDE, clampLimit, cpFromRow, entryFromRow, type Row } from './store.ts';
 import type { AuditQuery, AuditStore, LeaderLease, StoredCheckpoint, StoredEntry, StoredNode } from './store.ts';
-import type { HashRun } from './merkle.ts';
+import type { HashReader, HashRun } from './merkle.ts';
 import type { LogRecord } from './export.ts';
+
+type Queryable = Pick<PoolClient, 'query'>;
 
 const LOCK_CLASS = 0x52414d50; // "RAMP"
 
@@ -29,6 +35,8 @@ export class PgAuditStore implements AuditStore {
   readonly #pool: Pool;
   readonly #schema: string;
   readonly #lockKey: number;
+  /** The session holding the leader lock while this store is the leader. */
+  #leaseClient: PoolClient | null = null;
 
   constructor(pool: Pool, opts: PgAuditStoreOptions = {}) {
     const schema = opts.schema ?? 'public';
@@ -87,30 +95,34 @@ export class PgAuditStore implements AuditStore {
 
   async append(entries: readonly StoredEntry[], nodes: readonly StoredNode[]): Promise<void> {
     if (entries.length === 0 && nodes.length === 0) return;
+    await this.#locked(async (c, size) => {
+      const first = entries[0];
+      if (first && size !== first.index) throw conflict('audit log has another writer', 'append index does not continue the log');
+      await this.#insert(c, entries, nodes);
+    });
+  }
+
+  async appendShared(
+    build: (head: { size: number; reader: HashReader }) => Promise<{ entries: StoredEntry[]; nodes: StoredNode[] }>,
+  ): Promise<void> {
+    await this.#locked(async (c, size) => {
+      const reader: HashReader = { stride: this.stride, readHashes: (runs) => this.#readHashes(c, runs) };
+      const { entries, nodes } = await build({ size, reader });
+      const first = entries[0];
+      if (first && first.index !== size) throw conflict('audit log has another writer', 'append index does not continue the log');
+      await this.#insert(c, entries, nodes);
+    });
+  }
+
+  /** One transaction holding the append lock, given the committed size. */
+  async #locked(fn: (c: PoolClient, size: number) => Promise<void>): Promise<void> {
     const c = await this.#pool.connect();
     try {
       await c.query('BEGIN');
       // Not the leader key: the leader holds that one for its whole session.
       await c.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_CLASS, this.#lockKey ^ 2]);
-      const first = entries[0];
-      if (first) {
-        const r = await c.query(`SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM ${this.#t('audit_entry')}`);
-        if (Number((r.rows[0] as Row).n) !== first.index) throw conflict('audit log has another writer', 'append index does not continue the log');
-        await c.query(
-          `INSERT INTO ${this.#t('audit_entry')} (idx, time, actor_type, actor_id, action, target_type, target_id, source, outcome, request_id, entry, leaf_hash)
-           SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bytea[])`,
-          [
-            entries.map((e) => e.index), entries.map((e) => e.time), entries.map((e) => e.actorType), entries.map((e) => e.actorId),
-            entries.map((e) => e.action), entries.map((e) => e.targetType), entries.map((e) => e.targetId), entries.map((e) => e.source),
-            entries.map((e) => e.outcome), entries.map((e) => e.requestId), entries.map((e) => e.entry), entries.map((e) => buf(e.leafHash)),
-          ],
-        );
-      }
-      if (nodes.length > 0) {
-        await c.query(`INSERT INTO ${this.#t('audit_node')} (level, idx, hash) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])`, [
-          nodes.map((n) => n.level), nodes.map((n) => n.index), nodes.map((n) => buf(n.hash)),
-        ]);
-      }
+      const r = await c.query(`SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM ${this.#t('audit_entry')}`);
+      await fn(c, Number((r.rows[0] as Row).n));
       await c.query('COMMIT');
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);
@@ -120,7 +132,30 @@ export class PgAuditStore implements AuditStore {
     }
   }
 
-  async readHashes(runs: readonly HashRun[]): Promise<Uint8Array[][]> {
+  async #insert(c: Queryable, entries: readonly StoredEntry[], nodes: readonly StoredNode[]): Promise<void> {
+    if (entries.length > 0) {
+      await c.query(
+        `INSERT INTO ${this.#t('audit_entry')} (idx, time, actor_type, actor_id, action, target_type, target_id, source, outcome, request_id, entry, leaf_hash)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bytea[])`,
+        [
+          entries.map((e) => e.index), entries.map((e) => e.time), entries.map((e) => e.actorType), entries.map((e) => e.actorId),
+          entries.map((e) => e.action), entries.map((e) => e.targetType), entries.map((e) => e.targetId), entries.map((e) => e.source),
+          entries.map((e) => e.outcome), entries.map((e) => e.requestId), entries.map((e) => e.entry), entries.map((e) => buf(e.leafHash)),
+        ],
+      );
+    }
+    if (nodes.length > 0) {
+      await c.query(`INSERT INTO ${this.#t('audit_node')} (level, idx, hash) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])`, [
+        nodes.map((n) => n.level), nodes.map((n) => n.index), nodes.map((n) => buf(n.hash)),
+      ]);
+    }
+  }
+
+  readHashes(runs: readonly HashRun[]): Promise<Uint8Array[][]> {
+    return this.#readHashes(this.#pool, runs);
+  }
+
+  async #readHashes(q: Queryable, runs: readonly HashRun[]): Promise<Uint8Array[][]> {
     const leafIdx: number[] = [];
     const nodeLevel: number[] = [];
     const nodeIdx: number[] = [];
@@ -135,11 +170,11 @@ export class PgAuditStore implements AuditStore {
     }
     const found = new Map<string, Uint8Array>();
     if (leafIdx.length > 0) {
-      const res = await this.#pool.query(`SELECT idx, leaf_hash FROM ${this.#t('audit_entry')} WHERE idx = ANY($1::bigint[])`, [leafIdx]);
+      const res = await q.query(`SELECT idx, leaf_hash FROM ${this.#t('audit_entry')} WHERE idx = ANY($1::bigint[])`, [leafIdx]);
       for (const row of res.rows as Row[]) found.set(`0/${Number(row.idx)}`, row.leaf_hash as Uint8Array);
     }
     if (nodeIdx.length > 0) {
-      const res = await this.#pool.query(
+      const res = await q.query(
         `SELECT n.level, n.idx, n.hash FROM ${this.#t('audit_node')} n JOIN unnest($1::smallint[], $2::bigint[]) AS k(level, idx) ON n.level = k.level AND n.idx = k.idx`,
         [nodeLevel, nodeIdx],
       );
@@ -156,7 +191,9 @@ export class PgAuditStore implements AuditStore {
   }
 
   async putCheckpoint(cp: StoredCheckpoint): Promise<void> {
-    await this.#pool.query(
+    // While this store holds the leader lock, write on that session: a signer
+    // whose session died cannot store a checkpoint next to the new leader's.
+    await (this.#leaseClient ?? this.#pool).query(
       `INSERT INTO ${this.#t('audit_checkpoint')} (size, root_hash, note, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING`,
       [cp.size, buf(cp.rootHash), cp.note, cp.createdAt],
     );
@@ -258,6 +295,10 @@ export class PgAuditStore implements AuditStore {
     };
     c.on('error', lost);
     c.on('end', lost);
+    this.#leaseClient = c;
+    const forget = (): void => {
+      if (this.#leaseClient === c) this.#leaseClient = null;
+    };
     return {
       get held() {
         return held;
@@ -265,6 +306,7 @@ export class PgAuditStore implements AuditStore {
       async release() {
         if (released) return;
         released = true;
+        forget();
         const alive = held;
         held = false;
         if (alive) {

@@ -70,6 +70,14 @@ export interface AuditStore extends HashReader {
    * nothing, if the first index is not the current size (another writer).
    */
   append(entries: readonly StoredEntry[], nodes: readonly StoredNode[]): Promise<void>;
+  /**
+   * Multi-writer append (several nodes on one PostgreSQL database): inside one
+   * transaction holding the store's write lock, hands `build` the log's
+   * current size and a reader of its committed hashes, and commits the
+   * entries and nodes it returns (indices must continue at that size).
+   * Absent on single-writer stores (SQLite).
+   */
+  appendShared?(build: (head: { size: number; reader: HashReader }) => Promise<{ entries: StoredEntry[]; nodes: StoredNode[] }>): Promise<void>;
   putCheckpoint(cp: StoredCheckpoint): Promise<void>;
   latestCheckpoint(): Promise<StoredCheckpoint | null>;
   /** Checkpoints in increasing size, optionally from a size, at most `limit`. */

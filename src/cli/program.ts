@@ -17,6 +17,7 @@ import { registerFleetCommands } from './fleet.ts';
 import { registerEnrollmentCommands } from './enroll.ts';
 import { registerAuditApiCommands } from './audit.ts';
 import { registerStaffCommands } from './staff.ts';
+import { registerDbCommands } from './db.ts';
 
 export interface CliIo {
   stdout: { write(s: string): unknown };
@@ -130,6 +131,7 @@ export function createProgram(io: CliIo): Command {
     });
 
   registerAuditApiCommands(audit, { withApi, client, out, json });
+  registerDbCommands(program, io);
 
   const devices = program.command('devices').description('enrolled devices');
   withApi(devices.command('list').description('list devices'))
@@ -287,7 +289,7 @@ async function createAdminLocally(opts: { config?: string; username: string; dev
   const { openStorage } = await import('../storage/open.ts');
   const { createFirstAdmin } = await import('../admin/tokens.ts');
   const config = loadConfig({ env, dev: opts.dev, ...(opts.config !== undefined ? { file: opts.config } : {}) });
-  const opened = await openStorage({ databaseUrl: config.databaseUrl, sqlitePath: path.join(config.dataDir, 'rampart.db') });
+  const opened = await openStorage({ databaseUrl: config.databaseUrl, sqlitePath: path.join(config.dataDir, 'rampart.db'), postgres: { schema: config.databaseSchema } });
   try {
     await opened.migrate();
     const created = await createFirstAdmin(opened.storage, opts.username);

@@ -3,6 +3,7 @@
 // names the setting; nothing is guessed.
 import { readFileSync, existsSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { AuthzConfigError, parseAuthzConfig, type AuthzConfig } from '../authz/config.ts';
 import { IdentityConfigError, parseIdentityConfig } from '../identity/config.ts';
@@ -19,6 +20,10 @@ export interface Config {
   dataDir: string;
   /** postgres://... selects PostgreSQL; absent means embedded SQLite in dataDir. */
   databaseUrl: string | undefined;
+  /** PostgreSQL schema holding the tables (default "public"); every node of one installation uses the same. */
+  databaseSchema: string;
+  /** This node's name in logs, metrics and pg_stat_activity (default: the host name). */
+  nodeId: string;
   deviceListen: ListenAddress;
   adminListen: ListenAddress;
   /** The URL devices use to reach the device plane (https). */
@@ -60,6 +65,8 @@ export class ConfigError extends Error {
 const ENV: Record<string, keyof FileConfig> = {
   RAMPART_DATA_DIR: 'dataDir',
   RAMPART_DATABASE_URL: 'databaseUrl',
+  RAMPART_DATABASE_SCHEMA: 'databaseSchema',
+  RAMPART_NODE_ID: 'nodeId',
   RAMPART_DEVICE_LISTEN: 'deviceListen',
   RAMPART_ADMIN_LISTEN: 'adminListen',
   RAMPART_PUBLIC_URL: 'publicUrl',
@@ -79,6 +86,8 @@ const ENV: Record<string, keyof FileConfig> = {
 type FileConfig = {
   dataDir?: string;
   databaseUrl?: string;
+  databaseSchema?: string;
+  nodeId?: string;
   deviceListen?: string;
   adminListen?: string;
   publicUrl?: string;
@@ -142,6 +151,14 @@ function validate(c: FileConfig, ctx: { dev: boolean; cwd: string; env: NodeJS.P
   const databaseUrl = str(c.databaseUrl, 'databaseUrl');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError(FILE_SETTING.databaseUrl!, 'must be a postgres:// URL (omit it for embedded SQLite)');
+  }
+  const databaseSchema = str(c.databaseSchema, 'databaseSchema') ?? 'public';
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(databaseSchema)) {
+    throw new ConfigError(FILE_SETTING.databaseSchema!, 'must be a lower-case PostgreSQL identifier (a-z, 0-9, _)');
+  }
+  const nodeId = str(c.nodeId, 'nodeId') ?? (hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 48) || 'node');
+  if (!/^[A-Za-z0-9_.-]{1,48}$/.test(nodeId)) {
+    throw new ConfigError(FILE_SETTING.nodeId!, 'must be 1 to 48 letters, digits, ".", "_" or "-"');
   }
   const deviceListen = listen(c.deviceListen ?? (ctx.dev ? '127.0.0.1:8443' : '0.0.0.0:8443'), 'deviceListen');
   const adminListen = listen(c.adminListen ?? '127.0.0.1:9443', 'adminListen');
@@ -219,6 +236,8 @@ function validate(c: FileConfig, ctx: { dev: boolean; cwd: string; env: NodeJS.P
     identity,
     dataDir,
     databaseUrl,
+    databaseSchema,
+    nodeId,
     deviceListen,
     adminListen,
     publicUrl: publicUrl.replace(/\/+$/, ''),

@@ -25,6 +25,11 @@ export interface OpenedAudit {
   recorder: AuditRecorder;
   log: AuditLog;
   verifierKey: string;
+  /**
+   * SIEM forwarders. On SQLite they run in this process; on PostgreSQL
+   * (several nodes) serve.ts runs them as a leader job, so one node forwards.
+   */
+  siem: SiemForwarder[];
   close(): Promise<void>;
 }
 
@@ -79,7 +84,7 @@ export async function openAudit(config: Config, storage: OpenedStorage, sealer: 
   let close: () => Promise<void>;
   let store;
   if (storage.backend === 'postgres') {
-    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4 });
+    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4, application_name: 'rampart-audit' });
     store = new PgAuditStore(pool, storage.schema ? { schema: storage.schema } : {});
     close = () => pool.end();
   } else {
@@ -93,12 +98,16 @@ export async function openAudit(config: Config, storage: OpenedStorage, sealer: 
     origin,
     signer: parseSignerKey(keys.signer),
     sinks,
+    // On PostgreSQL any number of nodes append; one of them signs checkpoints.
+    shared: storage.backend === 'postgres',
     onError: (err, where) => log.error({ where, err: err instanceof Error ? err.message : 'unknown' }, 'audit log background failure'),
   });
-  // SIEM forwarding runs where the log is written (this node holds the writer lease).
+  // One node forwards to the SIEMs: this process on SQLite; the cluster's
+  // leader on PostgreSQL (a job registered by serve.ts).
   const forwarders = siemForwarders(config.audit, store, log);
-  for (const f of forwarders) f.start();
+  if (storage.backend !== 'postgres') for (const f of forwarders) f.start();
   return {
+    siem: forwarders,
     recorder: auditLog,
     log: auditLog,
     verifierKey: keys.verifier,

@@ -25,6 +25,8 @@ export interface DevicePlaneDeps {
   topic: () => string | undefined;
   /** Enrollment's say on renewed and re-enrolled identities (src/enroll). */
   identities?: IdentityRebinder;
+  /** Serialises a device's result recording across nodes (src/cluster/device-lock.ts). */
+  serialize?: <T>(deviceId: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 export function createDevicePlane(d: DevicePlaneDeps): GatewayLink {
@@ -32,7 +34,10 @@ export function createDevicePlane(d: DevicePlaneDeps): GatewayLink {
   const inventory = createInventoryService({ devices, now: d.now, toJson: plistToJson });
   const identities = d.identities ? { identities: d.identities } : {};
   const checkin = createCheckinService({ devices, audit: d.audit, lookup: d.lookup, sealer: d.sealer, now: d.now, topic: d.topic, ...identities });
-  const connect = createConnectService({ devices, queue, inventory, audit: d.audit, lookup: d.lookup, now: d.now, toJson: plistToJson, ...identities });
+  const connect = createConnectService({
+    devices, queue, inventory, audit: d.audit, lookup: d.lookup, now: d.now, toJson: plistToJson, ...identities,
+    ...(d.serialize ? { serialize: d.serialize } : {}),
+  });
   const verifier = createCmsVerifier({ trustAnchors: d.trustAnchors });
   return createGatewayLink({
     verifier: {

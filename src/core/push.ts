@@ -35,7 +35,11 @@ function expiryGauge(): client.Gauge {
   return gauge;
 }
 
-export async function openPush(d: { opened: OpenedStorage; sealer: Sealer; audit: AuditRecorder; log: Logger; now: () => Date; env?: NodeJS.ProcessEnv }): Promise<OpenedPush> {
+export async function openPush(d: {
+  opened: OpenedStorage; sealer: Sealer; audit: AuditRecorder; log: Logger; now: () => Date; env?: NodeJS.ProcessEnv;
+  /** Several nodes: the caller runs `repush` as a leader job instead of an interval in this process. */
+  repushElsewhere?: boolean;
+}): Promise<OpenedPush> {
   const config = loadPushConfig(d.env ?? process.env);
   await d.opened.migrateModule(PUSH_MIGRATION_TABLE, pushMigrations(d.opened.backend));
   const certs = createPushCertService({ settings: d.opened.storage.settings, sealer: d.sealer, audit: d.audit, now: d.now, warnDays: config.warnDays });
@@ -51,7 +55,7 @@ export async function openPush(d: { opened: OpenedStorage; sealer: Sealer; audit
   });
   dispatcher.start();
   const repush = createRepushJob({ outbox, now: d.now, afterMs: config.repushAfterMs, maxRounds: config.repushMaxRounds });
-  const stopRepush = config.repushAfterMs > 0
+  const stopRepush = config.repushAfterMs > 0 && d.repushElsewhere !== true
     ? everyInterval(async () => {
       const n = await repush();
       if (n > 0) dispatcher.wake();

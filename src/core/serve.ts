@@ -36,6 +36,10 @@ import { openStaffDirectory } from '../directory/open.ts';
 import { runExportJob } from '../directory/export.ts';
 import { fourEyesExportGate, openExportDownloads, type ExportRun } from '../directory/export-approval.ts';
 import { createGroupService } from '../directory/groups.ts';
+import { holdClusterLock } from '../cluster/locks.ts';
+import { migrateInstallation } from '../cluster/migrate.ts';
+import { startClusterNode, type ClusterNode } from '../cluster/node.ts';
+import { localSerializer, pgSerializer } from '../cluster/device-lock.ts';
 
 export interface RunningServer {
   config: Config;
@@ -50,22 +54,50 @@ export interface RunningServer {
   auditVerifierKey: string;
   /** Printed once at first start; undefined afterwards. */
   firstAdminToken: string | undefined;
+  /** Leader election and periodic jobs of this node (see src/cluster/). */
+  cluster: ClusterNode;
   stop(): Promise<void>;
 }
 
 export const DEV_TOPIC = 'com.apple.mgmt.External.rampart-development';
 
 export async function startServer(config: Config, opts: { logger?: Logger } = {}): Promise<RunningServer> {
-  const log = opts.logger ?? pino({ level: config.logLevel }, pino.destination(2));
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   chmodSync(config.dataDir, 0o700);
-  const now = (): Date => new Date();
+  const opened: OpenedStorage = await openStorage({
+    databaseUrl: config.databaseUrl,
+    sqlitePath: path.join(config.dataDir, 'rampart.db'),
+    postgres: { schema: config.databaseSchema },
+  });
+  // Nodes starting at once on one database take turns from here to the first
+  // administrator: migrations, key file, audit signer key, CA, TLS material.
+  const releaseStartup = await holdClusterLock(opened, 'startup');
+  // What a failed start must close (newest first), so the process can exit.
+  const undo: (() => Promise<void>)[] = [];
+  try {
+    return await startNode(config, opts, opened, releaseStartup, undo);
+  } catch (e) {
+    await releaseStartup();
+    for (const u of undo.reverse()) await u().catch(() => undefined);
+    await opened.close().catch(() => undefined);
+    throw e;
+  }
+}
 
+async function startNode(
+  config: Config,
+  opts: { logger?: Logger },
+  opened: OpenedStorage,
+  releaseStartup: () => Promise<void>,
+  undo: (() => Promise<void>)[],
+): Promise<RunningServer> {
+  const log = (opts.logger ?? pino({ level: config.logLevel }, pino.destination(2))).child({ node: config.nodeId });
+  const now = (): Date => new Date();
+  await migrateInstallation(opened, { databaseUrl: config.databaseUrl, auditSqlitePath: path.join(config.dataDir, 'audit.db') });
   const keys = await openKeys(config);
-  const opened: OpenedStorage = await openStorage({ databaseUrl: config.databaseUrl, sqlitePath: path.join(config.dataDir, 'rampart.db') });
-  await opened.migrate();
   const { storage } = opened;
   const audit: OpenedAudit = await openAudit(config, opened, keys.sealer, log);
+  undo.push(() => audit.close());
 
   if (await applyPendingRotation(storage.settings, now)) {
     await audit.recorder.record({ action: 'ca.rotate.applied', actor: { type: 'system', id: 'rampart' }, outcome: 'success', target: { type: 'ca', id: 'enrollment' } });
@@ -81,7 +113,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     ? { certPem: readFileSync(config.tlsCertFile, 'utf8'), keyPem: readFileSync(config.tlsKeyFile!, 'utf8'), caPem: readFileSync(config.tlsCertFile, 'utf8') }
     : await createDevelopmentTls(config.dataDir, ca, now());
   const topic = (await storage.settings.get('push.topic')) ?? DEV_TOPIC;
-  const push = await openPush({ opened, sealer: keys.sealer, audit: audit.recorder, log, now });
+  const push = await openPush({ opened, sealer: keys.sealer, audit: audit.recorder, log, now, repushElsewhere: opened.backend === 'postgres' });
 
   const rejections = createRateCounter(20, 60_000);
   let deviceBaseUrl = config.publicUrl;
@@ -165,6 +197,24 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     await storage.settings.set(BOOTSTRAP_KEY, first.admin.id, now().toISOString());
     await identity.store.putAccount({ adminId: first.admin.id, passwordHash: null, passwordChangedAt: null, breakGlass: true, oidcIssuer: null, oidcSubject: null }, now().toISOString());
   }
+  await releaseStartup();
+  const cluster = startClusterNode(config, opened, log);
+  // Modules register their periodic work with cluster.jobs (runs on the leader only).
+  if (opened.backend === 'postgres') {
+    // Several nodes: the leader forwards the audit log to the SIEMs, from each forwarder's saved cursor.
+    audit.siem.forEach((f, i) => cluster.jobs.register({ name: `audit.siem.${i}`, intervalMs: 1000, run: async () => void (await f.forwardOnce()) }));
+    // and re-pushes devices that have not answered (pushes themselves are claimed per row by any node's dispatcher).
+    if (push.config.repushAfterMs > 0) {
+      cluster.jobs.register({
+        name: 'push.repush',
+        intervalMs: Math.min(60_000, push.config.repushAfterMs),
+        run: async () => {
+          if ((await push.repush()) > 0) push.wake();
+        },
+      });
+    }
+  }
+  cluster.jobs.start();
 
   const admin: FastifyInstance = await createAdminServer({
     devices,
@@ -198,8 +248,13 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   const adminAddr = admin.server.address();
   const adminPort = typeof adminAddr === 'object' && adminAddr ? adminAddr.port : config.adminListen.port;
 
+  // One device's result reports are recorded one at a time, on every node.
+  const deviceLock = config.databaseUrl && opened.backend === 'postgres'
+    ? pgSerializer({ connectionString: config.databaseUrl, schema: config.databaseSchema })
+    : { run: localSerializer(), close: async () => undefined };
   // The core verifies every device request again with its own verifier.
   const link = createDevicePlane({
+    serialize: deviceLock.run,
     storage,
     audit: audit.recorder,
     lookup: audit.log,
@@ -269,12 +324,14 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   try {
     devicePort = await ready;
   } catch (e) {
+    await cluster.stop();
     clearInterval(purge);
     await gateway.stop();
     await admin.close();
     await fleet.stop();
     await push.stop();
     await staff.close();
+    await deviceLock.close();
     await audit.close();
     await opened.close();
     throw e;
@@ -295,15 +352,18 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     topic,
     auditVerifierKey: audit.verifierKey,
     firstAdminToken,
+    cluster,
     async stop() {
       if (stopped) return;
       stopped = true;
+      await cluster.stop();
       clearInterval(purge);
       await gateway.stop();
       await admin.close();
       await fleet.stop();
       await push.stop();
       await staff.close();
+      await deviceLock.close();
       await audit.close();
       await opened.close();
     },
@@ -319,6 +379,7 @@ export async function serve(opts: { config?: string | undefined; dev: boolean })
   out.write(`  Device plane (public):  ${server.deviceUrl}   MDM ${server.deviceUrl}/mdm\n`);
   out.write(`  Admin API (loopback):   ${server.adminUrl}/api/v1   health ${server.adminUrl}/api/v1/health\n`);
   out.write(`  Data directory:         ${config.dataDir}\n`);
+  out.write(`  Node:                   ${config.nodeId}${config.databaseUrl ? ` (PostgreSQL schema ${config.databaseSchema})` : ''}\n`);
   out.write(`  Audit verifier key:     ${server.auditVerifierKey}\n`);
   out.write(`  Audit checkpoints:      ${config.audit.checkpointFile}${config.audit.checkpointSyslog || config.audit.checkpointWebhook ? ' (+ syslog/webhook)' : ' (keep it on another mount, or configure RAMPART_AUDIT_CHECKPOINT_SYSLOG/_WEBHOOK)'}\n`);
   if (server.firstAdminToken) {

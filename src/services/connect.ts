@@ -30,11 +30,14 @@ export interface ConnectServiceDeps {
   lastSeenResolutionMs?: number;
   /** Enrollment's say on renewed identities; absent = never. */
   identities?: IdentityRebinder;
+  /** Runs a device's result recording one at a time, across nodes (src/cluster/device-lock.ts); default: unserialised. */
+  serialize?: <T>(deviceId: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 export function createConnectService(deps: ConnectServiceDeps) {
   const { devices, queue, audit } = deps;
   const resolution = deps.lastSeenResolutionMs ?? 60_000;
+  const serialize = deps.serialize ?? (<T>(_: string, fn: () => Promise<T>): Promise<T> => fn());
   /**
    * The result goes on record exactly once, even across a crash: the audit
    * entry is written first, and a retry after a crash between the two writes
@@ -77,14 +80,20 @@ export function createConnectService(deps: ConnectServiceDeps) {
       // A command the device answered NotNow waits for its next session (which
       // starts with Idle); within this session the commands behind it proceed.
       const opts = { skipNotNow: m.status !== 'Idle' };
-      const answered = m.status !== 'Idle' && m.commandUuid !== undefined ? await recordAnswer(m, m.commandUuid, ctx) : undefined;
+      const uuid = m.status !== 'Idle' ? m.commandUuid : undefined;
       let next;
-      if (answered && m.commandUuid !== undefined) {
-        // The result and the next delivery commit together: one durable commit per request.
-        const errorJson = m.errorChain !== undefined ? JSON.stringify(deps.toJson(m.errorChain)) : null;
-        const r = await queue.recordResultAndNext(m.deviceId, m.commandUuid, m.status as ResultStatus, { raw: m.raw, json: JSON.stringify(deps.toJson(m.body)), errorJson }, opts, now);
-        if (r.outcome === 'recorded' && m.status === 'Acknowledged') await deps.inventory.apply(m.deviceId, answered.requestType, m.body);
-        next = r.next;
+      if (uuid !== undefined) {
+        // One report at a time per device, across nodes (a device retrying on
+        // another node must not put a second result on record); the result and
+        // the next delivery commit together: one durable commit per request.
+        next = await serialize(m.deviceId, async () => {
+          const answered = await recordAnswer(m, uuid, ctx);
+          if (!answered) return queue.next(m.deviceId, opts, now);
+          const errorJson = m.errorChain !== undefined ? JSON.stringify(deps.toJson(m.errorChain)) : null;
+          const r = await queue.recordResultAndNext(m.deviceId, uuid, m.status as ResultStatus, { raw: m.raw, json: JSON.stringify(deps.toJson(m.body)), errorJson }, opts, now);
+          if (r.outcome === 'recorded' && m.status === 'Acknowledged') await deps.inventory.apply(m.deviceId, answered.requestType, m.body);
+          return r.next;
+        });
       } else {
         next = await queue.next(m.deviceId, opts, now);
       }

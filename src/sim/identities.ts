@@ -12,13 +12,14 @@ import { toPem } from '../pki/pem.ts';
 import { openStorage } from '../storage/open.ts';
 import type { SimIdentity } from './device.ts';
 
-export async function issueLocalIdentities(dataDir: string, count: number, opts: { databaseUrl?: string } = {}): Promise<{ identities: SimIdentity[]; caPem: string }> {
+export async function issueLocalIdentities(dataDir: string, count: number, opts: { databaseUrl?: string; databaseSchema?: string } = {}): Promise<{ identities: SimIdentity[]; caPem: string }> {
   const env: NodeJS.ProcessEnv = { RAMPART_DATA_DIR: dataDir };
   if (process.env.RAMPART_MASTER_KEY) env.RAMPART_MASTER_KEY = process.env.RAMPART_MASTER_KEY;
   const config = loadConfig({ env, dev: true });
   const keys = await openKeys(config);
-  const storageConfig: { sqlitePath: string; databaseUrl?: string } = { sqlitePath: path.join(dataDir, 'rampart.db') };
+  const storageConfig: { sqlitePath: string; databaseUrl?: string; postgres?: { schema: string } } = { sqlitePath: path.join(dataDir, 'rampart.db') };
   if (opts.databaseUrl) storageConfig.databaseUrl = opts.databaseUrl;
+  if (opts.databaseSchema) storageConfig.postgres = { schema: opts.databaseSchema };
   const opened = await openStorage(storageConfig);
   try {
     const ca = await loadCa({ settings: opened.storage.settings, sealer: keys.sealer });

@@ -200,8 +200,20 @@ export async function runMigrations(
     migrationLockTableName: `${opts.tableName}_lock`,
     ...(opts.schema !== undefined ? { migrationTableSchema: opts.schema } : {}),
   });
-  const { error } = await migrator.migrateToLatest();
-  if (error !== undefined) throw error instanceof Error ? error : new Error('migration failed');
+  for (let attempt = 0; ; attempt++) {
+    const { error } = await migrator.migrateToLatest();
+    if (error === undefined) return;
+    // Kysely's table introspection reads the catalog of every schema; another
+    // schema dropped at that moment (another installation, a test) fails it
+    // with invalid_schema_name naming THAT schema. Nothing was applied: retry.
+    const other = (error as { code?: unknown }).code === '3F000' && opts.schema !== undefined &&
+      !String((error as { message?: unknown }).message).includes(`"${opts.schema}"`);
+    if (other && attempt < 5) {
+      await new Promise((r) => setTimeout(r, 20 * (attempt + 1)));
+      continue;
+    }
+    throw error instanceof Error ? error : new Error('migration failed');
+  }
 }
 
 export const STORAGE_MIGRATION_TABLE = 'rampart_storage_migration';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { api, enrolledIdentities, removeDataDir, simDevice, startServerProcess, stopServerProcess, type ServerProcess } from './harness.ts';
 
-test('SIGKILL during delivery loses no command and acknowledges none twice', async () => {
+test('SIGKILL during delivery loses no command and acknowledges none twice', { timeout: 300_000 }, async () => {
   let server: ServerProcess = await startServerProcess();
   const dataDir = server.dataDir;
   try {

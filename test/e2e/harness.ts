@@ -26,7 +26,6 @@ export interface ServerProcess {
 }
 
 export async function startServerProcess(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ServerProcess> {
-  const freshDataDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'rampart-e2e-'));
   const child = spawn(process.execPath, [path.join(ROOT, 'src', 'cli', 'main.ts'), 'serve', '--dev'], {
     cwd: ROOT,
@@ -48,10 +47,11 @@ export async function startServerProcess(opts: { dataDir?: string; env?: Record<
   for (;;) {
     const device = /Device plane \(public\):\s+(https:\/\/\S+)/.exec(out);
     const admin = /Admin API \(loopback\):\s+(http:\/\/\S+)\/api\/v1/.exec(out);
-    // A fresh data directory prints the first administrator's credential after the URLs
-    // (in another write, which may arrive later): wait for it too.
-    const token = /One-time credential[^\n]*\n\s+(rmp_\S+)\n/.exec(out)?.[1];
-    if (device && admin && (token !== undefined || !freshDataDir)) {
+    // The banner arrives in several writes: wait for its end (the checkpoint
+    // line, and the credential when a first administrator was created).
+    const complete = /Audit checkpoints:[^\n]*\n/.test(out) && (!out.includes('First administrator') || /One-time credential[^\n]*\n\s+rmp_\S+\n/.test(out));
+    if (device && admin && complete) {
+      const token = /One-time credential[^\n]*\n\s+(rmp_\S+)/.exec(out)?.[1];
       return { child, dataDir, deviceUrl: device[1]!, adminUrl: admin[1]!, token, output: () => out, exited };
     }
     if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}:\n${out}`);
