@@ -156,6 +156,7 @@ export async function createTestStack(opts: {
     now,
     ...(opts.throttle ? { throttle: opts.throttle } : {}),
     roleSync: opts.roleSync ?? authz.idpSync,
+    gate: authz.gate,
     ...(opts.roleSync ? { oidcAllowHttpForTests: true } : {}),
   });
   const auth = identity.authenticator;

@@ -16,6 +16,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { AuditRecorder, JsonValue } from '../audit/types.ts';
 import { canonicalize } from '../audit/jcs.ts';
+import { requireRecentMfa } from '../identity/sessions.ts';
 import type { Actor } from '../services/types.ts';
 import { authorize, hasPermission } from '../services/command-policy.ts';
 import { badRequest, conflict, forbidden, isRampartError, notFound, RampartError } from '../lib/errors.ts';
@@ -220,12 +221,15 @@ export function createApprovalGate(deps: ApprovalGateDeps): ApprovalGate {
         await rates.consume(actor, req.action, c.units);
         return;
       }
+      // A browser or command-line session asks for a fresh second factor (step-up) before a guarded action.
+      if (actor.session) requireRecentMfa(actor, { now: now() });
       if (requiresApproval(req.action, c.units)) await request(actor, req);
       await rates.consume(actor, req.action, c.units);
     },
 
     async approve(actor, id) {
       await authorize(audit, actor, APPROVALS_DECIDE, { action: 'approval.approve', ...(APPROVAL_ID.test(id) ? { target: { type: 'approval', id } } : {}) });
+      if (actor.session) requireRecentMfa(actor, { now: now() });
       const rec = await load(id);
       const principal = principalOf(actor);
       if (rec.requester.principalId === principal) return deniedDecision(actor, 'approval.approve', rec, 'own_request', forbidden('cannot approve own request'));

@@ -8,6 +8,8 @@ export const ACTIONS = {
   erase: 'command.erase',
   bulk: 'command.bulk',
   adminCreate: 'admin.create',
+  /** An administrator created with a password (src/identity, POST /api/v1/accounts). */
+  accountCreate: 'account.create',
   adminElevate: 'admin.elevate',
   roleUpdate: 'role.update',
   pushCertificate: 'push.certificate',

@@ -163,7 +163,6 @@ async function startNode(
   const runExport: ExportRun = (actor, recipient) => runExportJob({ directory: staff.directory, gate: exportGate, audit: audit.recorder }, actor, recipient);
   const exportDownloads = await openExportDownloads({ opened, run: runExport, audit: audit.recorder, now });
   authz.gate.register('pii.export', (params, ctx) => exportDownloads.runApproved(params, ctx.actor));
-  await authz.gate.resume();
 
   // Sign-in, MFA and sessions (src/identity).
   const BOOTSTRAP_KEY = 'identity.bootstrap_admin';
@@ -176,9 +175,12 @@ async function startNode(
     // Roles (src/authz): the whole actor, including device-group limits.
     permissions: { permissionsFor: (adminId) => authz.resolver.permissionsFor(adminId), adminActor: (adminId, base) => authz.adminActor(adminId, base) },
     roleSync: authz.idpSync,
+    gate: authz.gate,
     config: config.identity,
     now,
   });
+  // Approved actions left mid-run by a crash (every executor is registered by now).
+  await authz.gate.resume();
   const purge = setInterval(() => {
     void identity.store.purgeExpired(now().toISOString()).catch(() => {});
     void exportDownloads.purgeExpired().catch(() => {});

@@ -2,7 +2,9 @@
 // store on the opened storage (after its own migrations), the password
 // hasher, throttle, sessions, WebAuthn and the service, plus an
 // Authenticator that accepts session bearer tokens ("rms_") next to API tokens.
-import type { AuditRecorder } from '../audit/types.ts';
+import type { AuditRecorder, JsonValue } from '../audit/types.ts';
+import type { ApprovalGuard } from '../authz/types.ts';
+import type { Actor } from '../services/types.ts';
 import type { Authenticator } from '../admin/types.ts';
 import type { Sealer } from '../services/checkin.ts';
 import type { OpenedStorage } from '../storage/open.ts';
@@ -45,6 +47,8 @@ export interface IdentityDeps {
   roleSync?: IdpRoleSync;
   /** Tests only: an http:// OIDC provider. */
   oidcAllowHttpForTests?: boolean;
+  /** Four-eyes gate (src/authz) for creating administrators with a password; registers the "account.create" executor. */
+  gate?: ApprovalGuard & { register(action: string, run: (p: { [k: string]: JsonValue }, ctx: { actor: Actor }) => Promise<JsonValue>): void };
 }
 
 export function sessionAwareAuthenticator(tokens: Authenticator, sessions: SessionManager): Authenticator {
@@ -72,6 +76,7 @@ export async function openIdentity(deps: IdentityDeps): Promise<Identity> {
     sessions,
     throttle: createThrottle(store, deps.throttle ?? DEFAULT_THROTTLE),
     webauthn: createWebAuthn(store, deps.config.webauthn),
+    ...(deps.gate ? { gate: deps.gate } : {}),
     audit: deps.audit,
     now: deps.now,
     localPasswords: deps.config.localPasswords,
@@ -89,5 +94,10 @@ export async function openIdentity(deps: IdentityDeps): Promise<Identity> {
       ...(deps.oidcAllowHttpForTests ? { allowHttpForTests: true } : {}),
     });
   }
+  // The approved "account.create" runs once, as the requester, with the approved username and password hash.
+  deps.gate?.register('account.create', async (p, ctx) => {
+    const a = await service.commitAccount(ctx.actor, p);
+    return { adminId: a.id };
+  });
   return { store, service, sessions, hasher, authenticator: sessionAwareAuthenticator(deps.tokenAuthenticator, sessions) };
 }

@@ -191,6 +191,26 @@ describe('sign-in over HTTP', () => {
     assert.equal((await get(s, '/api/v1/auth/me', { headers: asBrowser(j.browser, false) })).statusCode, 401);
   });
 
+  it('step-up: a four-eyes action (erase) from a browser session needs a recent MFA; approving one too', async () => {
+    const id = await createAccount(s, 'lee', PW);
+    await s.authz.store.assign({ adminId: id, role: 'owner', groups: [], source: 'local', createdBy: 'test' }, s.clock.now.toISOString());
+    await s.addDevice('STEPUP-1');
+    const { secret, browser } = await enrollFirst(s, 'lee', PW);
+    const erase = { deviceIds: ['STEPUP-1'], requestType: 'EraseDevice', payload: {} };
+    advance(s, 11 * 60_000);
+    let r = await post(s, '/api/v1/commands', erase, { headers: asBrowser(browser) });
+    assert.equal(r.statusCode, 403, r.body);
+    assert.equal((r.json() as { message: string }).message, 'step-up authentication required');
+    assert.equal((await post(s, '/api/v1/auth/stepup', { totp: codeFor(secret, s.clock.now) }, { headers: asBrowser(browser) })).statusCode, 200);
+    r = await post(s, '/api/v1/commands', erase, { headers: asBrowser(browser) });
+    assert.equal(r.statusCode, 202, r.body);
+    const approvalId = (r.json() as { id: string }).id;
+    // Root (a token: automation, no session) approves; a stale session could not.
+    advance(s, 11 * 60_000);
+    r = await post(s, `/api/v1/approvals/${approvalId}/approve`, undefined, { headers: { authorization: `Bearer ${s.rootToken}` } });
+    assert.equal(r.statusCode, 200, r.body);
+  });
+
   it('step-up: sensitive actions need an MFA within 10 minutes; /auth/stepup renews it', async () => {
     await createAccount(s, 'kim', PW);
     const { secret, browser } = await enrollFirst(s, 'kim', PW);

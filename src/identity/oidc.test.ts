@@ -137,8 +137,7 @@ describe('OIDC single sign-on', () => {
   it('with SSO working, local passwords are off except for the break-glass account', async () => {
     await createAccount(s, 'local', PW);
     assert.equal((await post(s, '/api/v1/auth/login', { username: 'local', password: PW })).statusCode, 401);
-    const created = await post(s, '/api/v1/accounts', { username: 'glass', password: PW, breakGlass: true }, { headers: { authorization: `Bearer ${s.rootToken}` } });
-    assert.equal(created.statusCode, 201);
+    await createAccount(s, 'glass', PW, { breakGlass: true });
     const { browser } = await enrollFirst(s, 'glass', PW);
     assert.ok(browser.cookie);
     assert.ok(s.audit.events.some((e) => e.action === 'auth.login' && e.details?.reason === 'local_passwords_disabled'));

@@ -6,6 +6,7 @@
 // revocation goes on record before it takes effect.
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditRecorder, JsonValue } from '../audit/types.ts';
+import type { ApprovalGuard } from '../authz/types.ts';
 import type { Actor } from '../services/types.ts';
 import type { Sealer } from '../services/checkin.ts';
 import type { Admin, AdminStore, ApiTokenStore } from '../storage/types.ts';
@@ -96,6 +97,12 @@ export interface IdentityServiceDeps {
   now: () => Date;
   /** "break-glass-only": once SSO works, only break-glass accounts may sign in with a password. */
   localPasswords?: 'enabled' | 'break-glass-only';
+  /**
+   * Four-eyes gate (src/authz): creating an administrator with a password is
+   * the action "account.create"; the approval carries the username and the
+   * Argon2id hash of the initial password, never the password.
+   */
+  gate?: ApprovalGuard;
 }
 
 export type IdentityService = ReturnType<typeof createIdentityService>;
@@ -525,12 +532,34 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       if (!USERNAME_FORMAT.test(input.username)) throw badRequest('invalid username');
       checkPasswordPolicy(input.password, input.username);
       if (await deps.admins.getByUsername(input.username)) throw conflict('administrator exists');
+      const passwordHash = await deps.hasher.hash(input.password);
+      return this.commitAccount(actor, { username: input.username, breakGlass: input.breakGlass === true, passwordHash });
+    },
+
+    /**
+     * Creates the account once it may run: at once, or as the approved action
+     * "account.create" (the executor calls this with the approved parameters).
+     */
+    async commitAccount(actor: Actor, p: { [k: string]: JsonValue }): Promise<{ id: string; username: string }> {
+      if (!hasPermission(actor, 'admins.manage')) throw forbidden('forbidden', 'missing permission admins.manage');
+      const username = typeof p.username === 'string' ? p.username : '';
+      const passwordHash = typeof p.passwordHash === 'string' ? p.passwordHash : '';
+      const breakGlass = p.breakGlass === true;
+      if (!USERNAME_FORMAT.test(username) || !passwordHash.startsWith('$argon2id$')) throw badRequest('invalid account');
+      if (deps.gate) {
+        await deps.gate.guard(actor, {
+          action: 'account.create',
+          params: { username, breakGlass, passwordHash },
+          summary: `create administrator ${username} with a password${breakGlass ? ' (break-glass)' : ''}`,
+          approverPermission: 'admins.manage',
+        });
+      }
+      if (await deps.admins.getByUsername(username)) throw conflict('administrator exists');
       const id = randomUUID();
-      const hashed = await deps.hasher.hash(input.password);
-      await record({ action: 'account.create', actor: actorRef(actor), outcome: 'success', target: adminTarget(id), details: { breakGlass: input.breakGlass === true } }, actor);
-      await deps.admins.create({ id, username: input.username }, now().toISOString());
-      await store.putAccount({ adminId: id, passwordHash: hashed, passwordChangedAt: now().toISOString(), breakGlass: input.breakGlass === true, oidcIssuer: null, oidcSubject: null }, now().toISOString());
-      return { id, username: input.username };
+      await record({ action: 'account.create', actor: actorRef(actor), outcome: 'success', target: adminTarget(id), details: { breakGlass } }, actor);
+      await deps.admins.create({ id, username }, now().toISOString());
+      await store.putAccount({ adminId: id, passwordHash, passwordChangedAt: now().toISOString(), breakGlass, oidcIssuer: null, oidcSubject: null }, now().toISOString());
+      return { id, username };
     },
 
     /** Disables (and signs out everywhere) or re-enables an administrator. Needs admins.manage. */

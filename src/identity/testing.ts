@@ -46,10 +46,23 @@ export function codeFor(base32: string, at: Date): string {
 }
 
 /** Creates a local account through the API (as root) and returns its id. */
-export async function createAccount(s: TestStack, username: string, password: string): Promise<string> {
-  const r = await post(s, '/api/v1/accounts', { username, password }, { headers: { authorization: `Bearer ${s.rootToken}` } });
-  assert.equal(r.statusCode, 201, r.body);
-  return (r.json() as { id: string }).id;
+let approvers = 0;
+
+/**
+ * Creates a local account through the API as root: creating an administrator
+ * is a four-eyes action, so a second owner approves it.
+ */
+export async function createAccount(s: TestStack, username: string, password: string, opts: { breakGlass?: boolean } = {}): Promise<string> {
+  const r = await post(s, '/api/v1/accounts', { username, password, ...(opts.breakGlass ? { breakGlass: true } : {}) }, { headers: { authorization: `Bearer ${s.rootToken}` } });
+  if (r.statusCode === 201) return (r.json() as { id: string }).id;
+  assert.equal(r.statusCode, 202, r.body);
+  const approval = r.json() as { id: string; action: string };
+  assert.equal(approval.action, 'account.create');
+  assert.ok(!r.body.includes(password), 'the approval never carries the password');
+  const approver = await s.adminWithToken(`approver${++approvers}`, ['owner']);
+  const ok = await post(s, `/api/v1/approvals/${approval.id}/approve`, undefined, { headers: { authorization: `Bearer ${approver.token}` } });
+  assert.equal(ok.statusCode, 200, ok.body);
+  return (ok.json() as { result: { adminId: string } }).result.adminId;
 }
 
 /** First sign-in of an account with a password and no factor: enrol TOTP; returns the secret, recovery codes and the browser session. */

@@ -335,10 +335,11 @@ export const createAccountRoute = defineRoute({
   id: 'createAccount',
   method: 'POST',
   url: '/api/v1/accounts',
-  summary: 'Create a local administrator (password; MFA is enrolled at the first sign-in)',
+  summary: 'Create a local administrator (password; MFA is enrolled at the first sign-in); four-eyes action account.create',
   tags: ['accounts'],
   permission: 'admins.manage',
   audit: 'account.create',
+  approval: 'account.create',
   bodyLimit: smallBody,
   schema: {
     body: Type.Object({ username: Username, password: Password, breakGlass: Type.Optional(Type.Boolean()) }, closed),
