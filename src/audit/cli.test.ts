@@ -49,3 +49,9 @@ test('rampart audit verify: export and sqlite, exit codes', async () => {
     td.cleanup();
   }
 });
+
+test('--help prints the usage and exits 0', async () => {
+  let out = '';
+  assert.equal(await runAuditVerifyCli(['--help'], (s) => (out += s)), 0);
+  assert.match(out, /^usage: rampart audit verify --key/);
+});

@@ -87,7 +87,17 @@ export function formatResult(r: VerifyResult): string {
 }
 
 /** Run `rampart audit verify`; returns the process exit code. */
+export const AUDIT_VERIFY_USAGE = `usage: rampart audit verify --key '<name>+<hex id>+<base64>' --checkpoint <note file | checkpoint-sink .jsonl>
+                            (--export audit.jsonl | --sqlite audit.db | --postgres postgres://... [--schema s]) [--json]
+Checks every entry and the tree against a checkpoint you trust (keep it off this machine).
+Exit 0: verified; 1: findings, one per line; 2: usage or trust error.
+`;
+
 export async function runAuditVerifyCli(argv: readonly string[], out: (s: string) => void = (s) => void process.stdout.write(s)): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    out(AUDIT_VERIFY_USAGE);
+    return 0;
+  }
   let args: AuditVerifyArgs;
   let trusted: string;
   try {
