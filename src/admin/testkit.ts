@@ -34,7 +34,7 @@ import type { ThrottlePolicy } from '../identity/throttle.ts';
 import type { IdpRoleSync } from '../identity/types.ts';
 import { createKeyRing, createSecretBox } from '../keys/secret-box.ts';
 import { createCertificateAuthority } from '../pki/authority.ts';
-import { setupEnrollment } from '../enroll/setup.ts';
+import { registerEnrollmentExecutors, setupEnrollment } from '../enroll/setup.ts';
 import { createAuditReadService } from '../audit/service.ts';
 import type { StaffDirectory } from '../directory/staff.ts';
 import { openTestDirectory } from '../directory/test-directory.ts';
@@ -165,7 +165,9 @@ export async function createTestStack(opts: {
     opened, ca, sealer: createSecretBox(createKeyRing([{ id: 'k1', key: new Uint8Array(randomBytes(32)) }], 'k1')),
     audit, lookup: audit.log, now, baseUrl: () => 'https://mdm.test', topic: () => 'com.apple.mgmt.External.test',
     log: { warn: () => {}, error: () => {} },
+    gate: authz.gate,
   });
+  registerEnrollmentExecutors(authz.gate, enrollment);
   audit.events.length = 0; // set-up events (the SCEP RA's creation) are not what tests assert on
   const directory = await openTestDirectory(opened, audit, now);
   const exportGate = fourEyesExportGate(authz.gate, audit);

@@ -61,9 +61,14 @@ describe('rampart invite / ca against a running admin server', () => {
     const reader = await s.tokenFor(['ca.read']);
     const denied = io({ ...env, RAMPART_TOKEN: reader });
     assert.notEqual(await runCli(['ca', 'rotate'], denied), 0);
-    const rot = io(env);
-    assert.equal(await runCli(['ca', 'rotate'], rot), 0, rot.err());
-    assert.match(rot.out(), /new CA \(pending: restart to apply\)/);
+    // Rotating the CA is a four-eyes action: held, then approved by a second owner.
+    const held = io(env);
+    assert.equal(await runCli(['ca', 'rotate'], held), 0, held.err());
+    const approvalId = /rampart approvals approve (\S+)/.exec(held.out())?.[1];
+    assert.ok(approvalId, held.out());
+    const officer = await s.adminWithToken('ca-officer', ['owner']);
+    const rot = io({ ...env, RAMPART_TOKEN: officer.token });
+    assert.equal(await runCli(['approvals', 'approve', approvalId], rot), 0, rot.err());
     const again = io(env);
     assert.equal(await runCli(['ca', 'show'], again), 0);
     assert.match(again.out(), /a rotation is pending/);

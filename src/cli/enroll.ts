@@ -5,6 +5,8 @@ import { Option } from 'commander';
 import QRCode from 'qrcode';
 import { CliError, sanitize, type ApiClient } from './client.ts';
 import { table } from './format.ts';
+import { isApproval } from './authz.ts';
+import type { ApprovalView } from '../authz/views.ts';
 
 type ApiOpts = { url?: string; token?: string; tokenFile?: string; json?: boolean };
 
@@ -90,8 +92,12 @@ export function registerEnrollmentCommands(program: Command, c: EnrollCliContext
     });
   c.withApi(ca.command('rotate').description('create a new CA; it applies at the next start, the old one stays trusted for existing identities'))
     .action(async (o: ApiOpts) => {
-      const r = await c.client(o).post<{ pending: CertView }>('/api/v1/ca/rotate', {});
+      const r = await c.client(o).post<{ pending: CertView } | ApprovalView>('/api/v1/ca/rotate', {});
       if (o.json) return c.json(r);
+      if (isApproval(r)) {
+        c.out(`held for approval by a second administrator: rampart approvals approve ${sanitize(r.id)}\n`);
+        return;
+      }
       c.out(showCert('new CA (pending: restart to apply)', r.pending));
     });
 }

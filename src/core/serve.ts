@@ -16,7 +16,7 @@ import { createAuthenticator, createFirstAdmin } from '../admin/tokens.ts';
 import { buildCommand } from '../protocol/commands/build.ts';
 import { createDevelopmentTls } from './tls.ts';
 import { loadOrCreateCa } from './ca.ts';
-import { setupEnrollment } from '../enroll/setup.ts';
+import { registerEnrollmentExecutors, setupEnrollment } from '../enroll/setup.ts';
 import { applyPendingRotation } from '../enroll/ca-admin.ts';
 import { openKeys } from './keys.ts';
 import { openAudit, type OpenedAudit } from './audit.ts';
@@ -115,20 +115,22 @@ async function startNode(
   const topic = (await storage.settings.get('push.topic')) ?? DEV_TOPIC;
   const push = await openPush({ opened, sealer: keys.sealer, audit: audit.recorder, log, now, repushElsewhere: opened.backend === 'postgres' });
 
-  const rejections = createRateCounter(20, 60_000);
-  let deviceBaseUrl = config.publicUrl;
-  const enrollment = await setupEnrollment({
-    opened, ca, sealer: keys.sealer, audit: audit.recorder, lookup: audit.log, now, log, rejections,
-    baseUrl: () => deviceBaseUrl,
-    topic: () => topic,
-  });
-
   // Device groups open after the command service; role assignments limited to groups ask them lazily.
   const membership: { groups?: GroupMembership } = {};
   const authz = await openAuthz({
     opened, storage, audit: audit.recorder, config: config.authz, now,
     groups: { groupsOf: (deviceId) => (membership.groups ? membership.groups.groupsOf(deviceId) : Promise.resolve([])) },
   });
+  const rejections = createRateCounter(20, 60_000);
+  let deviceBaseUrl = config.publicUrl;
+  const enrollment = await setupEnrollment({
+    opened, ca, sealer: keys.sealer, audit: audit.recorder, lookup: audit.log, now, log, rejections,
+    baseUrl: () => deviceBaseUrl,
+    topic: () => topic,
+    gate: authz.gate,
+  });
+  registerEnrollmentExecutors(authz.gate, enrollment);
+
   const devices = createDeviceService({ devices: storage.devices, audit: audit.recorder, scope: authz.scope });
   const staff = await openStaffDirectory({ storage: opened, sealer: keys.sealer, audit: audit.recorder, log });
   const commands = createCommandService({

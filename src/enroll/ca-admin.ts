@@ -13,6 +13,7 @@ import { certInfo } from '../pki/info.ts';
 import { toPem } from '../pki/pem.ts';
 import { authorize } from '../services/command-policy.ts';
 import type { Sealer } from '../services/checkin.ts';
+import type { ApprovalGuard } from '../authz/types.ts';
 import type { Actor } from '../services/types.ts';
 import type { SettingsStore } from '../storage/types.ts';
 import type { RaMaterial } from './ra.ts';
@@ -68,6 +69,8 @@ export function createCaService(deps: {
   audit: AuditRecorder;
   now: () => Date;
   current: () => { ca: CaMaterial; ra: RaMaterial; trustedCas: Uint8Array[] };
+  /** Four-eyes gate (src/authz): a CA rotation waits for a second administrator ("ca.rotate"). */
+  gate?: ApprovalGuard;
 }): CaService {
   const who = (a: Actor) => ({
     actor: { type: a.type, id: a.id },
@@ -88,6 +91,15 @@ export function createCaService(deps: {
     async rotate(actor, opts = {}) {
       await authorize(deps.audit, actor, 'ca.manage', { action: 'ca.rotate', target: { type: 'ca', id: 'enrollment' } });
       if (await deps.settings.get(PENDING)) throw conflict('a rotation is already pending; restart to apply it');
+      if (deps.gate) {
+        await deps.gate.guard(actor, {
+          action: 'ca.rotate',
+          params: { validityDays: opts.validityDays ?? 3650 },
+          summary: 'rotate the enrollment CA (applied at the next start; the old CA stays trusted until identities renew)',
+          target: { type: 'ca', id: 'enrollment' },
+          approverPermission: 'ca.manage',
+        });
+      }
       const { ca } = deps.current();
       const next = await createCertificateAuthority({
         commonName: `Rampart Enrollment CA ${deps.now().toISOString().slice(0, 10)}`,

@@ -5,6 +5,9 @@ import { createEnrollLink, type EnrollLink } from '../core/enroll-link.ts';
 import type { CaMaterial } from '../pki/authority.ts';
 import type { Sealer } from '../services/checkin.ts';
 import type { OpenedStorage } from '../storage/open.ts';
+import type { ApprovalGuard } from '../authz/types.ts';
+import type { JsonValue } from '../audit/types.ts';
+import type { Actor } from '../services/types.ts';
 import { createCaService, previousCas, type CaService } from './ca-admin.ts';
 import { createDeviceEnrollmentService, type DeviceEnrollmentService } from './device-enrollment.ts';
 import { createInvitationService, type InvitationService } from './invitations.ts';
@@ -33,6 +36,8 @@ export async function setupEnrollment(d: {
   topic: () => string;
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   rejections?: { allow(key: string): boolean };
+  /** Four-eyes gate for CA rotation (src/authz). */
+  gate?: ApprovalGuard;
   organization?: string;
   challengeTtlMinutes?: number;
   identityValidityDays?: number;
@@ -72,8 +77,16 @@ export async function setupEnrollment(d: {
     store,
     invitations: createInvitationService({ store, audit: d.audit, now: d.now, baseUrl: d.baseUrl }),
     device,
-    ca: createCaService({ settings, sealer: d.sealer, audit: d.audit, now: d.now, current: () => pki }),
+    ca: createCaService({ settings, sealer: d.sealer, audit: d.audit, now: d.now, current: () => pki, ...(d.gate ? { gate: d.gate } : {}) }),
     link: createEnrollLink({ enrollment: device, log: d.log }),
     trustAnchors,
   };
+}
+
+/** The approved "ca.rotate" runs once, as the requester, with the approved validity. */
+export function registerEnrollmentExecutors(gate: { register(action: string, run: (p: { [k: string]: JsonValue }, ctx: { actor: Actor }) => Promise<JsonValue>): void }, enrollment: Pick<Enrollment, 'ca'>): void {
+  gate.register('ca.rotate', async (p, ctx) => {
+    const r = await enrollment.ca.rotate(ctx.actor, typeof p.validityDays === 'number' ? { validityDays: p.validityDays } : {});
+    return { pendingSha256: r.pending.sha256 };
+  });
 }

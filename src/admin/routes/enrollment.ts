@@ -1,4 +1,5 @@
 // Enrollment invitations and the enrollment CA.
+import { ApprovalView } from './authz-schemas.ts';
 import { Type } from 'typebox';
 import { defineRoute, type AdminServices } from '../types.ts';
 import { RampartError } from '../../lib/errors.ts';
@@ -131,9 +132,11 @@ export const rotateCaRoute = defineRoute({
   tags: ['ca'],
   permission: 'ca.manage',
   audit: 'ca.rotate',
+  approval: 'ca.rotate',
   schema: {
     body: Type.Object({ validityDays: Type.Optional(Type.Integer({ minimum: 30, maximum: 7300 })) }, closed),
-    response: { 202: Type.Object({ pending: CertView }, closed) },
+    // 202: the new CA is staged, or the rotation waits for a second administrator (four-eyes).
+    response: { 202: Type.Union([Type.Object({ pending: CertView }, closed), ApprovalView]) },
   },
   async handler({ actor, body, services }) {
     return { status: 202, body: await enrollment(services).ca.rotate(actor!, body.validityDays !== undefined ? { validityDays: body.validityDays } : {}) };
