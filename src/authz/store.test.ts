@@ -8,28 +8,13 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { openPostgresStorage, openSqliteStorage } from '../storage/open.ts';
 import type { OpenedStorage } from '../storage/open.ts';
-import pg from 'pg';
 import { AUTHZ_MIGRATION_TABLE, authzMigrations } from './migrations.ts';
 import { runAuthzStoreConformance } from './store-conformance.ts';
+import { postgresUnavailable, TEST_DATABASE_URL } from '../storage/postgres/testing.ts';
 
 async function prepare(opened: OpenedStorage): Promise<void> {
   await opened.migrate();
   await opened.migrateModule(AUTHZ_MIGRATION_TABLE, authzMigrations(opened.backend));
-}
-
-const TEST_DATABASE_URL = process.env.RAMPART_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function postgresUnavailable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return undefined;
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  } finally {
-    await client.end().catch(() => {});
-  }
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'rampart-authz-'));

@@ -1,7 +1,6 @@
 // Test helpers: a directory on real SQLite (file) or PostgreSQL (random
 // schema), the real audit log, and the master-key wrapper.
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +15,8 @@ import type { KeyWrapper } from './key-provider.ts';
 import { DIRECTORY_MIGRATION_TABLE, directoryMigrations } from './migrations.ts';
 import { openDirectory } from './staff.ts';
 import type { StaffDirectory } from './staff.ts';
-
-export const TEST_DATABASE_URL = process.env.RAMPART_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export { postgresUnavailable, TEST_DATABASE_URL } from '../storage/postgres/testing.ts';
+import { TEST_DATABASE_URL } from '../storage/postgres/testing.ts';
 
 export interface DirectoryStack {
   backend: 'sqlite' | 'postgres';
@@ -88,16 +87,3 @@ export function actor(permissions: string[], id = 'token-1'): Actor {
   return { type: 'token', id, permissions: new Set(permissions), source: '192.0.2.10', requestId: 'req-1' };
 }
 
-/** undefined when the test PostgreSQL answers, else why not. */
-export async function postgresUnavailable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return undefined;
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}

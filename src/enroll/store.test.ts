@@ -7,27 +7,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { openPostgresStorage, openSqliteStorage, type OpenedStorage } from '../storage/open.ts';
-import pg from 'pg';
 import { createEnrollmentStore, enrollMigrations, type EnrollmentStore } from './store.ts';
+import { postgresUnavailable, TEST_DATABASE_URL } from '../storage/postgres/testing.ts';
 
 const T0 = '2026-01-01T00:00:00.000Z';
 const at = (m: number): string => new Date(Date.parse(T0) + m * 60_000).toISOString();
 const h = (s: string): string => createHash('sha256').update(s).digest('hex');
-
-const TEST_DATABASE_URL = process.env.RAMPART_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function postgresUnavailable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return undefined;
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
 
 type Open = () => Promise<{ store: EnrollmentStore; opened: OpenedStorage; cleanup(): Promise<void> }>;
 

@@ -5,27 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { openPostgresStorage, openSqliteStorage, type OpenedStorage } from '../storage/open.ts';
-
-export const TEST_DATABASE_URL = process.env.RAMPART_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export { postgresUnavailable, TEST_DATABASE_URL } from '../storage/postgres/testing.ts';
+import { postgresUnavailable, TEST_DATABASE_URL } from '../storage/postgres/testing.ts';
 
 export interface TestDb {
   opened: OpenedStorage;
   cleanup(): Promise<void>;
-}
-
-export async function postgresUnavailable(): Promise<string | undefined> {
-  const c = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await c.connect();
-    await c.query('select 1');
-    return undefined;
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  } finally {
-    await c.end().catch(() => {});
-  }
 }
 
 export async function openSqliteTestDb(): Promise<TestDb> {

@@ -3,24 +3,9 @@
 import { test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { openPostgresStorage } from '../storage/open.ts';
-import pg from 'pg';
 import { createIdentityStore, migrateIdentity } from './store.ts';
 import { runIdentityStoreConformance } from './store-conformance.ts';
-
-const TEST_DATABASE_URL = process.env.RAMPART_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function postgresUnavailable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return undefined;
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
+import { postgresUnavailable, TEST_DATABASE_URL } from '../storage/postgres/testing.ts';
 
 const reason = await postgresUnavailable();
 if (reason !== undefined) {

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { openPostgresStorage, openSqliteStorage, type OpenedStorage } from '../storage/open.ts';
-import pg from 'pg';
 import { createApnsClient, type ApnsClient } from './apns.ts';
 import { createLocalPushCertificate, startLocalApns, type LocalApns, type LocalApnsReply, type LocalPush } from './local-apns.ts';
 import { parsePushCertificate, type PushCertificate } from './certificate.ts';
@@ -15,22 +14,9 @@ import { PUSH_MIGRATION_TABLE, pushMigrations } from './migrations.ts';
 import { createOutboxStore, type OutboxStore } from './outbox.ts';
 import { createPushDispatcher, createRepushJob } from './dispatcher.ts';
 import type { UsablePushCertificate } from './cert-service.ts';
+import { postgresUnavailable, TEST_DATABASE_URL } from '../storage/postgres/testing.ts';
 
 const TOPIC = 'com.apple.mgmt.External.outbox-test';
-const TEST_DATABASE_URL = process.env.RAMPART_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function postgresUnavailable(): Promise<string | undefined> {
-  const c = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await c.connect();
-    await c.query('select 1');
-    return undefined;
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  } finally {
-    await c.end().catch(() => {});
-  }
-}
 const silent = { warn() {}, error() {} };
 const tokenOf = (id: string): string => Buffer.from(id.padEnd(32, '.')).toString('hex');
 
