@@ -6,6 +6,8 @@ import { CliError, sanitize } from './client.ts';
 import type { ApiClient } from './client.ts';
 import { fields } from './format.ts';
 import type { PushCertView } from '../push/cert-service.ts';
+import { isApproval } from './authz.ts';
+import type { ApprovalView } from '../authz/views.ts';
 
 export interface CliHelpers<O> {
   withApi(cmd: Command): Command;
@@ -48,8 +50,12 @@ export function registerPushCommands<O extends ApiOpts>(program: Command, h: Cli
       const body: Record<string, unknown> = { certPem: read(o.cert, '--cert'), keyPem: read(o.key, '--key') };
       if (o.passphraseFile !== undefined) body.keyPassphrase = read(o.passphraseFile, '--passphrase-file').replace(/\r?\n$/, '');
       if (o.allowTopicChange === true) body.allowTopicChange = true;
-      const v = await h.client(o).post<PushCertView>('/api/v1/push/certificate', body);
+      const v = await h.client(o).post<PushCertView | ApprovalView>('/api/v1/push/certificate', body);
       if (o.json) return h.json(v);
+      if (isApproval(v)) {
+        h.out(`staged; it takes effect when a second administrator approves: rampart approvals approve ${sanitize(v.id)}\n`);
+        return;
+      }
       h.out('push certificate installed\n');
       show(h as CliHelpers<ApiOpts>, v);
     });

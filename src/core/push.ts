@@ -15,6 +15,7 @@ import { loadPushConfig, type PushConfig } from '../push/config.ts';
 import { createPushDispatcher, createRepushJob, everyInterval } from '../push/dispatcher.ts';
 import { PUSH_MIGRATION_TABLE, pushMigrations } from '../push/migrations.ts';
 import { createOutboxStore, type OutboxStore } from '../push/outbox.ts';
+import type { ApprovalGuard } from '../authz/types.ts';
 
 export interface OpenedPush {
   certs: PushCertService;
@@ -39,10 +40,12 @@ export async function openPush(d: {
   opened: OpenedStorage; sealer: Sealer; audit: AuditRecorder; log: Logger; now: () => Date; env?: NodeJS.ProcessEnv;
   /** Several nodes: the caller runs `repush` as a leader job instead of an interval in this process. */
   repushElsewhere?: boolean;
+  /** Four-eyes gate: a new push certificate is staged until approved ("push.certificate"). */
+  gate?: ApprovalGuard;
 }): Promise<OpenedPush> {
   const config = loadPushConfig(d.env ?? process.env);
   await d.opened.migrateModule(PUSH_MIGRATION_TABLE, pushMigrations(d.opened.backend));
-  const certs = createPushCertService({ settings: d.opened.storage.settings, sealer: d.sealer, audit: d.audit, now: d.now, warnDays: config.warnDays });
+  const certs = createPushCertService({ settings: d.opened.storage.settings, sealer: d.sealer, audit: d.audit, now: d.now, warnDays: config.warnDays, ...(d.gate ? { gate: d.gate } : {}) });
   const outbox = createOutboxStore(d.opened.db, d.opened.backend);
   const apns = createApnsClient({ baseUrl: config.apnsUrl, ...(config.apnsCaPem ? { ca: config.apnsCaPem } : {}), concurrency: config.concurrency });
   const dispatcher = createPushDispatcher({

@@ -21,6 +21,7 @@ import { applyPendingRotation } from '../enroll/ca-admin.ts';
 import { openKeys } from './keys.ts';
 import { openAudit, type OpenedAudit } from './audit.ts';
 import { openPush } from './push.ts';
+import { registerPushExecutors } from '../push/cert-service.ts';
 import { openFleet } from './fleet.ts';
 import { createAuditReadService } from '../audit/service.ts';
 import { createDevicePlane } from './device-plane.ts';
@@ -113,14 +114,15 @@ async function startNode(
     ? { certPem: readFileSync(config.tlsCertFile, 'utf8'), keyPem: readFileSync(config.tlsKeyFile!, 'utf8'), caPem: readFileSync(config.tlsCertFile, 'utf8') }
     : await createDevelopmentTls(config.dataDir, ca, now());
   const topic = (await storage.settings.get('push.topic')) ?? DEV_TOPIC;
-  const push = await openPush({ opened, sealer: keys.sealer, audit: audit.recorder, log, now, repushElsewhere: opened.backend === 'postgres' });
-
   // Device groups open after the command service; role assignments limited to groups ask them lazily.
   const membership: { groups?: GroupMembership } = {};
   const authz = await openAuthz({
     opened, storage, audit: audit.recorder, config: config.authz, now,
     groups: { groupsOf: (deviceId) => (membership.groups ? membership.groups.groupsOf(deviceId) : Promise.resolve([])) },
   });
+  const push = await openPush({ opened, sealer: keys.sealer, audit: audit.recorder, log, now, repushElsewhere: opened.backend === 'postgres', gate: authz.gate });
+  registerPushExecutors(authz.gate, push.certs);
+
   const rejections = createRateCounter(20, 60_000);
   let deviceBaseUrl = config.publicUrl;
   const enrollment = await setupEnrollment({

@@ -5,6 +5,7 @@
 import type { AuditRecorder, JsonValue } from '../audit/types.ts';
 import { authorize } from '../services/command-policy.ts';
 import type { Sealer } from '../services/checkin.ts';
+import type { ApprovalGuard } from '../authz/types.ts';
 import type { Actor } from '../services/types.ts';
 import type { SettingsStore } from '../storage/types.ts';
 import { conflict, isRampartError, notFound } from '../lib/errors.ts';
@@ -59,7 +60,17 @@ export interface PushCertServiceDeps {
   warnDays?: number;
   /** How long a loaded certificate is reused before the settings are read again (ms; other nodes may upload). */
   cacheMs?: number;
+  /**
+   * Four-eyes gate (src/authz): an uploaded certificate is staged (key sealed)
+   * and takes effect when a second administrator approves "push.certificate";
+   * the approval names the certificate's SHA-256, topic and expiry, never the key.
+   */
+  gate?: ApprovalGuard;
 }
+
+/** Settings key of a staged (uploaded, not yet approved) certificate. */
+const stagedKey = (sha256: string): string => `push.certificate.staged.${sha256}`;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export interface UsablePushCertificate {
   cert: PushCertificate;
@@ -103,6 +114,17 @@ export function createPushCertService(deps: PushCertServiceDeps) {
     };
   }
 
+
+  async function install(actor: Actor, action: string, stored: StoredCert): Promise<PushCertView> {
+    const details = { sha256: stored.sha256, topic: stored.topic, notAfter: stored.notAfter };
+    // On record before the change; a retry records a second upload attempt, which is what it is.
+    await deps.audit.record(event(actor, action, 'success', details));
+    const nowIso = deps.now().toISOString();
+    await deps.settings.set(CERT_SETTING, JSON.stringify(stored), nowIso);
+    await deps.settings.set(TOPIC_SETTING, stored.topic, nowIso);
+    cache = undefined;
+    return view(stored);
+  }
   return {
     async upload(actor: Actor, input: PushCertUpload): Promise<PushCertView> {
       const action = 'push.certificate.upload';
@@ -135,13 +157,32 @@ export function createPushCertService(deps: PushCertServiceDeps) {
         uploadedAt: nowIso,
         uploadedBy: actor.id,
       };
-      const details = { sha256: parsed.sha256, topic: parsed.topic, notAfter: parsed.notAfter };
-      // On record before the change; a retry records a second upload attempt, which is what it is.
-      await deps.audit.record(event(actor, action, 'success', details));
-      await deps.settings.set(CERT_SETTING, JSON.stringify(stored), nowIso);
-      await deps.settings.set(TOPIC_SETTING, parsed.topic, nowIso);
-      cache = undefined;
-      return view(stored);
+      if (deps.gate) {
+        // Staged with its key sealed; it takes effect only through activate().
+        await deps.settings.set(stagedKey(parsed.sha256), JSON.stringify(stored), nowIso);
+        return this.activate(actor, parsed.sha256);
+      }
+      return install(actor, action, stored);
+    },
+
+    /** Makes a staged certificate current: at once, or as the approved action "push.certificate". */
+    async activate(actor: Actor, sha256: string): Promise<PushCertView> {
+      const action = 'push.certificate.upload';
+      await authorize(deps.audit, actor, PUSH_MANAGE, { action, target: { type: 'push_certificate', id: 'apns' } });
+      const raw = SHA256_HEX.test(sha256) ? await deps.settings.get(stagedKey(sha256)) : undefined;
+      if (raw === undefined || raw === '') throw notFound('no staged push certificate with that SHA-256');
+      const stored = JSON.parse(raw) as StoredCert;
+      if (Date.parse(stored.notAfter) <= deps.now().getTime()) throw conflict('certificate has expired');
+      await deps.gate?.guard(actor, {
+        action: 'push.certificate',
+        params: { sha256: stored.sha256, topic: stored.topic, notAfter: stored.notAfter },
+        summary: `install the APNs push certificate ${stored.sha256.slice(0, 16)}… for ${stored.topic}, valid until ${stored.notAfter}`,
+        target: { type: 'push_certificate', id: 'apns' },
+        approverPermission: PUSH_MANAGE,
+      });
+      const v = await install(actor, action, { ...stored, uploadedBy: actor.id });
+      await deps.settings.set(stagedKey(sha256), '', deps.now().toISOString());
+      return v;
     },
 
     async show(actor: Actor): Promise<PushCertView> {
@@ -185,3 +226,14 @@ export function createPushCertService(deps: PushCertServiceDeps) {
 }
 
 export type PushCertService = ReturnType<typeof createPushCertService>;
+
+/** The approved "push.certificate" installs the staged certificate it names, once, as the requester. */
+export function registerPushExecutors(
+  gate: { register(action: string, run: (p: { [k: string]: JsonValue }, ctx: { actor: Actor }) => Promise<JsonValue>): void },
+  certs: Pick<PushCertService, 'activate'>,
+): void {
+  gate.register('push.certificate', async (p, ctx) => {
+    const v = await certs.activate(ctx.actor, typeof p.sha256 === 'string' ? p.sha256 : '');
+    return { sha256: v.sha256, topic: v.topic };
+  });
+}

@@ -24,7 +24,8 @@ test('fleet-wide lock: queued, pushed through the local APNs server, devices wak
   const sim = await startSimFleet({ topic: TOPIC, identities, count: 40, pushClientCaPem: push.caPem, sessions: 8 });
   const caFile = path.join(dataDir, 'apns-ca.pem');
   writeFileSync(caFile, sim.apns.caPem);
-  server = await startServerProcess({ dataDir, env: { RAMPART_APNS_URL: sim.apns.url, RAMPART_APNS_CA_FILE: caFile } });
+  // Installing a push certificate is a four-eyes action by default (its own tests cover that); this test is about push.
+  server = await startServerProcess({ dataDir, env: { RAMPART_APNS_URL: sim.apns.url, RAMPART_APNS_CA_FILE: caFile, RAMPART_AUTHZ: JSON.stringify({ approvals: { actions: [] } }) } });
   server.token = token;
   try {
     sim.connectTo(server.deviceUrl, readFileSync(path.join(dataDir, 'tls', 'ca.pem'), 'utf8'));

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { defineRoute } from '../types.ts';
 import { notFound } from '../../lib/errors.ts';
 import type { PushCertUpload } from '../../push/cert-service.ts';
+import { ApprovalView } from './authz-schemas.ts';
 
 const closed = { additionalProperties: false } as const;
 
@@ -39,7 +40,9 @@ export const uploadPushCertificateRoute = defineRoute({
   tags: ['push'],
   permission: 'push.manage',
   audit: 'push.certificate.upload',
-  schema: { body: UploadBody, response: { 201: PushCertificateView } },
+  approval: 'push.certificate',
+  // 202: staged, waiting for a second administrator's approval (four-eyes).
+  schema: { body: UploadBody, response: { 201: PushCertificateView, 202: ApprovalView } },
   async handler({ actor, body, services }) {
     if (!services.push) throw notFound();
     const input: PushCertUpload = { certPem: body.certPem, keyPem: body.keyPem };
