@@ -234,3 +234,14 @@ export async function createTestStack(opts: {
     },
   };
 }
+
+/** A JSON request to the stack's admin server with a bearer token. */
+export function callApi(st: Pick<TestStack, 'app'>, token: string, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown, remoteAddress = '127.0.0.1') {
+  return st.app.inject({
+    method,
+    url,
+    remoteAddress,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
+  });
+}

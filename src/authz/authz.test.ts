@@ -2,7 +2,7 @@
 // routes, services, SQLite storage, tamper-evident audit log).
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTestStack, type TestStack } from '../admin/testkit.ts';
+import { callApi, createTestStack, type TestStack } from '../admin/testkit.ts';
 import type { ApprovalView } from './views.ts';
 import { issueApiToken } from '../admin/tokens.ts';
 
@@ -19,15 +19,7 @@ async function stack(opts: Parameters<typeof createTestStack>[0] = {}): Promise<
   return s;
 }
 
-function call(st: TestStack, token: string, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown, remoteAddress = '127.0.0.1') {
-  return st.app.inject({
-    method,
-    url,
-    remoteAddress,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
-  });
-}
+const call = callApi;
 
 const erase = (deviceIds: string[]) => ({ deviceIds, requestType: 'EraseDevice', payload: {} });
 

@@ -4,21 +4,14 @@
 // command once under the approved CommandUUID; a replayed approval runs nothing.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTestStack, type TestStack } from '../admin/testkit.ts';
+import { callApi, createTestStack, type TestStack } from '../admin/testkit.ts';
 
 let s: TestStack | undefined;
 after(async () => {
   await s?.close();
 });
 
-function call(st: TestStack, token: string, method: 'GET' | 'POST', url: string, body?: unknown) {
-  return st.app.inject({
-    method,
-    url,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
-  });
-}
+const call = callApi;
 
 describe('bulk actions and four-eyes approval', () => {
   it('holds a bulk request above the threshold, runs the approved one once, refuses a replay', async () => {

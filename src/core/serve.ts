@@ -326,10 +326,8 @@ async function startNode(
       if (!everReady && restartInMs !== null && restartInMs >= 1600) readyReject(new Error('the device gateway failed to start'));
     },
   });
-  let devicePort: number;
-  try {
-    devicePort = await ready;
-  } catch (e) {
+  /** Stops everything this node started, in reverse order of dependence. */
+  const shutdown = async (): Promise<void> => {
     await cluster.stop();
     clearInterval(purge);
     await gateway.stop();
@@ -340,6 +338,12 @@ async function startNode(
     await deviceLock.close();
     await audit.close();
     await opened.close();
+  };
+  let devicePort: number;
+  try {
+    devicePort = await ready;
+  } catch (e) {
+    await shutdown();
     throw e;
   }
   const deviceHost = config.deviceListen.host.includes(':') ? `[${config.deviceListen.host}]` : config.deviceListen.host;
@@ -362,16 +366,7 @@ async function startNode(
     async stop() {
       if (stopped) return;
       stopped = true;
-      await cluster.stop();
-      clearInterval(purge);
-      await gateway.stop();
-      await admin.close();
-      await fleet.stop();
-      await push.stop();
-      await staff.close();
-      await deviceLock.close();
-      await audit.close();
-      await opened.close();
+      await shutdown();
     },
   };
 }

@@ -3,7 +3,7 @@
 // requester's key by the approved run, downloaded once by the requester only.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTestStack, type TestStack } from '../admin/testkit.ts';
+import { callApi, createTestStack, type TestStack } from '../admin/testkit.ts';
 import { generateRecipientKey, openSealed } from './export.ts';
 
 let s: TestStack | undefined;
@@ -11,14 +11,7 @@ after(async () => {
   await s?.close();
 });
 
-function call(st: TestStack, token: string, method: 'GET' | 'POST', url: string, body?: unknown) {
-  return st.app.inject({
-    method,
-    url,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
-  });
-}
+const call = callApi;
 
 describe('staff export with four-eyes approval', () => {
   it('is held, runs once when approved, and only the requester downloads it, once', async () => {
