@@ -375,20 +375,27 @@ async function startNode(
 export async function serve(opts: { config?: string | undefined; dev: boolean }): Promise<void> {
   const config = loadConfig({ file: opts.config, dev: opts.dev });
   const server = await startServer(config);
-  const out = process.stdout;
-  out.write(`Rampart is running${config.dev ? ' (development mode)' : ''}.\n`);
-  out.write(`  Device plane (public):  ${server.deviceUrl}   MDM ${server.deviceUrl}/mdm\n`);
-  out.write(`  Admin API (loopback):   ${server.adminUrl}/api/v1   health ${server.adminUrl}/api/v1/health\n`);
-  out.write(`  Data directory:         ${config.dataDir}\n`);
-  out.write(`  Node:                   ${config.nodeId}${config.databaseUrl ? ` (PostgreSQL schema ${config.databaseSchema})` : ''}\n`);
-  out.write(`  Audit verifier key:     ${server.auditVerifierKey}\n`);
-  out.write(`  Audit checkpoints:      ${config.audit.checkpointFile}${config.audit.checkpointSyslog || config.audit.checkpointWebhook ? ' (+ syslog/webhook)' : ' (keep it on another mount, or configure RAMPART_AUDIT_CHECKPOINT_SYSLOG/_WEBHOOK)'}\n`);
+  // One write: whoever reads the banner (a person, a supervisor, the e2e harness) gets it whole.
+  const lines = [
+    `Rampart is running${config.dev ? ' (development mode)' : ''}.`,
+    `  Device plane (public):  ${server.deviceUrl}   MDM ${server.deviceUrl}/mdm`,
+    `  Admin API (loopback):   ${server.adminUrl}/api/v1   health ${server.adminUrl}/api/v1/health`,
+    `  Data directory:         ${config.dataDir}`,
+    `  Node:                   ${config.nodeId}${config.databaseUrl ? ` (PostgreSQL schema ${config.databaseSchema})` : ''}`,
+    `  Audit verifier key:     ${server.auditVerifierKey}`,
+    `  Audit checkpoints:      ${config.audit.checkpointFile}${config.audit.checkpointSyslog || config.audit.checkpointWebhook ? ' (+ syslog/webhook)' : ' (keep it on another mount, or configure RAMPART_AUDIT_CHECKPOINT_SYSLOG/_WEBHOOK)'}`,
+  ];
   if (server.firstAdminToken) {
-    out.write(`\n  First administrator: admin\n  One-time credential (shown once, store it now):\n    ${server.firstAdminToken}\n`);
-    out.write(`  Try: RAMPART_TOKEN=<credential> npm run rampart -- devices list --url ${server.adminUrl}\n`);
-    out.write('  First sign-in (browser or `rampart login`): user admin, the credential as password; you then set a password and enrol MFA.\n');
+    lines.push(
+      '',
+      '  First administrator: admin',
+      '  One-time credential (shown once, store it now):',
+      `    ${server.firstAdminToken}`,
+      `  Try: RAMPART_TOKEN=<credential> npm run rampart -- devices list --url ${server.adminUrl}`,
+      '  First sign-in (browser or `rampart login`): user admin, the credential as password; you then set a password and enrol MFA.',
+    );
   }
-  out.write('\n');
+  process.stdout.write(lines.join('\n') + '\n\n');
   const shutdown = (): void => {
     server.stop().then(
       () => process.exit(0),

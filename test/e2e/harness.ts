@@ -26,6 +26,7 @@ export interface ServerProcess {
 }
 
 export async function startServerProcess(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ServerProcess> {
+  const freshDataDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'rampart-e2e-'));
   const child = spawn(process.execPath, [path.join(ROOT, 'src', 'cli', 'main.ts'), 'serve', '--dev'], {
     cwd: ROOT,
@@ -49,7 +50,10 @@ export async function startServerProcess(opts: { dataDir?: string; env?: Record<
     const admin = /Admin API \(loopback\):\s+(http:\/\/\S+)\/api\/v1/.exec(out);
     // The banner arrives in several writes: wait for its end (the checkpoint
     // line, and the credential when a first administrator was created).
-    const complete = /Audit checkpoints:[^\n]*\n/.test(out) && (!out.includes('First administrator') || /One-time credential[^\n]*\n\s+rmp_\S+\n/.test(out));
+    // A fresh data directory on SQLite always prints a first credential (a node joining a shared database may not).
+    const expectToken = freshDataDir && opts.env?.RAMPART_DATABASE_URL === undefined;
+    const complete = /Audit checkpoints:[^\n]*\n/.test(out)
+      && (!(out.includes('First administrator') || expectToken) || /One-time credential[^\n]*\n\s+rmp_\S+\n/.test(out));
     if (device && admin && complete) {
       const token = /One-time credential[^\n]*\n\s+(rmp_\S+)/.exec(out)?.[1];
       return { child, dataDir, deviceUrl: device[1]!, adminUrl: admin[1]!, token, output: () => out, exited };
