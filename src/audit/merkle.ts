@@ -287,6 +287,23 @@ export async function treeRoot(reader: HashReader, size: number): Promise<Uint8A
 }
 
 /**
+ * One step of the RFC 9162 proof walks (2.1.3.2 and 2.1.4.2): whether the next
+ * proof node is a left sibling, and fn, sn for the step after it (sizes up to
+ * 2^53: division instead of bit shifts).
+ */
+function proofStep(fn: number, sn: number): { left: boolean; fn: number; sn: number } {
+  const left = fn % 2 === 1 || fn === sn;
+  if (left && fn % 2 === 0) {
+    // Right-shift both until LSB(fn) is set or fn is 0.
+    do {
+      fn = Math.floor(fn / 2);
+      sn = Math.floor(sn / 2);
+    } while (fn % 2 === 0 && fn !== 0);
+  }
+  return { left, fn: Math.floor(fn / 2), sn: Math.floor(sn / 2) };
+}
+
+/**
  * RFC 9162 2.1.3.2: the root implied by an inclusion proof, or null if the
  * proof cannot be valid for (index, size) (wrong length, index out of range).
  */
@@ -300,19 +317,9 @@ export function rootFromInclusionProof(leafHash: Uint8Array, index: number, size
   for (const p of proof) {
     if (p.length !== HASH_SIZE) return null;
     if (sn === 0) return null;
-    if (fn % 2 === 1 || fn === sn) {
-      r = hashChildren(p, r);
-      if (fn % 2 === 0) {
-        do {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        } while (fn % 2 === 0 && fn !== 0);
-      }
-    } else {
-      r = hashChildren(r, p);
-    }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
+    const step = proofStep(fn, sn);
+    r = step.left ? hashChildren(p, r) : hashChildren(r, p);
+    ({ fn, sn } = step);
   }
   return sn === 0 ? r : null;
 }
@@ -349,20 +356,14 @@ export function verifyConsistency(m: number, n: number, proof: readonly Uint8Arr
   for (let i = 1; i < path.length; i++) {
     const c = path[i] as Uint8Array;
     if (sn === 0) return false;
-    if (fn % 2 === 1 || fn === sn) {
+    const step = proofStep(fn, sn);
+    if (step.left) {
       fr = hashChildren(c, fr);
       sr = hashChildren(c, sr);
-      if (fn % 2 === 0) {
-        do {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        } while (fn % 2 === 0 && fn !== 0);
-      }
     } else {
       sr = hashChildren(sr, c);
     }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
+    ({ fn, sn } = step);
   }
   return sn === 0 && hashEqual(fr, root1) && hashEqual(sr, root2);
 }

@@ -48,20 +48,8 @@ export interface AuditSearchPage {
   next: string | null;
 }
 
-/** Filters of search and export. Times are ISO-8601; `from` inclusive, `to` exclusive. */
-export interface AuditFilter {
-  from?: string;
-  to?: string;
-  actorType?: string;
-  actorId?: string;
-  action?: string;
-  /** "device" matches "device.authenticate", "device.checkin", ... */
-  actionPrefix?: string;
-  targetType?: string;
-  targetId?: string;
-  source?: string;
-  outcome?: 'success' | 'failure' | 'denied';
-}
+/** Filters of search and export: the store's query without paging, and only the three outcomes. */
+export type AuditFilter = Omit<AuditQuery, 'afterIndex' | 'limit' | 'outcome'> & { outcome?: 'success' | 'failure' | 'denied' };
 
 export interface AuditReadService {
   checkpoint(actor: Actor): Promise<CheckpointView>;

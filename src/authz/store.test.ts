@@ -1,7 +1,7 @@
 // The authorization store's conformance suite on SQLite (temp file) and on
 // PostgreSQL (fresh random schema; fails instead of skipping when
 // RAMPART_TEST_REQUIRE_POSTGRES=1).
-import { after, test } from 'node:test';
+import { after } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { openPostgresStorage, openSqliteStorage } from '../storage/open.ts';
 import type { OpenedStorage } from '../storage/open.ts';
 import { AUTHZ_MIGRATION_TABLE, authzMigrations } from './migrations.ts';
 import { runAuthzStoreConformance } from './store-conformance.ts';
-import { postgresUnavailable, TEST_DATABASE_URL } from '../storage/postgres/testing.ts';
+import { TEST_DATABASE_URL, withPostgres } from '../storage/postgres/testing.ts';
 
 async function prepare(opened: OpenedStorage): Promise<void> {
   await opened.migrate();
@@ -26,16 +26,7 @@ runAuthzStoreConformance('sqlite', async () => {
   return { opened, cleanup: () => opened.close() };
 });
 
-const reason = await postgresUnavailable();
-if (reason !== undefined) {
-  if (process.env.RAMPART_TEST_REQUIRE_POSTGRES === '1') {
-    test('PostgreSQL is reachable', () => {
-      throw new Error(`PostgreSQL required but unreachable: ${reason}`);
-    });
-  } else {
-    test('authz store on PostgreSQL', { skip: `PostgreSQL suite skipped: ${reason}` }, () => {});
-  }
-} else {
+await withPostgres('authz store on PostgreSQL', () => {
   runAuthzStoreConformance('postgres', async () => {
     const schema = `rampart_test_${randomBytes(6).toString('hex')}`;
     const opened = await openPostgresStorage(TEST_DATABASE_URL, { schema, poolSize: 12 });
@@ -51,4 +42,4 @@ if (reason !== undefined) {
       },
     };
   });
-}
+});

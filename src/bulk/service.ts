@@ -19,6 +19,7 @@ import { badRequest, isRampartError, notFound } from '../lib/errors.ts';
 import type { GroupStore } from '../groups/store.ts';
 import { isGroupId } from '../groups/service.ts';
 import type { BulkJob, BulkState, BulkStore } from './store.ts';
+import { createWaker } from '../lib/waker.ts';
 
 export const COMMANDS_BULK = 'commands.bulk';
 
@@ -259,7 +260,7 @@ export type BulkService = ReturnType<typeof createBulkService>;
 /** Runs the bulk worker in this process: polls, and wake() skips the wait. */
 export function startBulkWorker(svc: BulkService, owner: string, onError: (e: unknown) => void, idleMs = 1000) {
   let running = true;
-  let wakeUp: (() => void) | undefined;
+  const waker = createWaker();
   const done = (async () => {
     while (running) {
       let handled = false;
@@ -269,23 +270,15 @@ export function startBulkWorker(svc: BulkService, owner: string, onError: (e: un
         onError(e);
       }
       if (!handled && running) {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, idleMs);
-          t.unref();
-          wakeUp = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        wakeUp = undefined;
+        await waker.sleep(idleMs);
       }
     }
   })();
   return {
-    wake: () => wakeUp?.(),
+    wake: () => waker.wake(),
     async stop() {
       running = false;
-      wakeUp?.();
+      waker.wake();
       await done;
     },
   };

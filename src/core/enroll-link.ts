@@ -4,18 +4,11 @@
 // does all parsing, decryption and signing. Errors leave with fixed bodies.
 import type { EnrollRequest, ResponseMessage } from '../ipc/messages.ts';
 import { isRampartError } from '../lib/errors.ts';
-import { statusText } from '../lib/status-text.ts';
 import type { DeviceEnrollmentService, EnrollReply } from '../enroll/device-enrollment.ts';
 import { isToken } from '../enroll/invitations.ts';
 import { MAX_PKI_MESSAGE_BYTES } from '../protocol/scep/oids.ts';
+import { fixed } from './gateway-link.ts';
 
-const fixed = (id: number, status: number): ResponseMessage => ({
-  t: 'response',
-  id,
-  status,
-  contentType: 'text/plain; charset=utf-8',
-  body: Buffer.from(statusText(status)).toString('base64'),
-});
 
 export function createEnrollLink(deps: { enrollment: DeviceEnrollmentService; log: { error(obj: object, msg: string): void } }) {
   return {

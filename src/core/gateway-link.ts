@@ -29,7 +29,7 @@ export interface GatewayLinkDeps {
 }
 
 /** An error answer with the fixed body for its status. */
-const fixed = (id: number, status: number): ResponseMessage => ({
+export const fixed = (id: number, status: number): ResponseMessage => ({
   t: 'response',
   id,
   status,

@@ -135,30 +135,20 @@ async function startNode(
 
   const devices = createDeviceService({ devices: storage.devices, audit: audit.recorder, scope: authz.scope });
   const staff = await openStaffDirectory({ storage: opened, sealer: keys.sealer, audit: audit.recorder, log });
-  const commands = createCommandService({
+  const commandDeps = {
     queue: storage.queue,
     devices: storage.devices,
     audit: audit.recorder,
-    build: (input) => buildCommand(input),
+    build: (input: Parameters<typeof buildCommand>[0]) => buildCommand(input),
     now,
     newUuid: () => randomUUID(),
-    scope: authz.scope,
-    gate: authz.gate,
     pushOutbox: push.outbox,
     onPushQueued: () => push.wake(),
-  });
+  };
+  const commands = createCommandService({ ...commandDeps, scope: authz.scope, gate: authz.gate });
   // The bulk worker queues jobs already decided (permissions, four-eyes, rate
   // limits) when they were requested: it uses a command service without the gate.
-  const jobCommands = createCommandService({
-    queue: storage.queue,
-    devices: storage.devices,
-    audit: audit.recorder,
-    build: (input) => buildCommand(input),
-    now,
-    newUuid: () => randomUUID(),
-    pushOutbox: push.outbox,
-    onPushQueued: () => push.wake(),
-  });
+  const jobCommands = createCommandService(commandDeps);
   const fleet = await openFleet({ opened, audit: audit.recorder, commands: jobCommands, gate: authz.gate, build: (input) => buildCommand(input), outbox: push.outbox, log, now });
   membership.groups = fleet.membership;
   registerCommandExecutors(authz.gate, commands, fleet.bulk);

@@ -135,6 +135,15 @@ export async function accessByPrincipal(db: Kysely<PiiTables>, q: AccessQuery & 
   let page = base.select('staff_id').distinct().orderBy('staff_id').limit(q.limit + 1);
   if (q.after !== undefined) page = page.where('staff_id', '>', q.after);
   const rows = await page.execute();
+  return principalPage(q, { reads: counts.reads, subjects: counts.subjects, revealed: counts.revealed }, rows);
+}
+
+/** The answer for one principal: counts, then one page of staff ids (rows holds one more than the page when there is a next). */
+function principalPage(
+  q: AccessQuery & { principal: string },
+  counts: { reads: unknown; subjects: unknown; revealed: unknown },
+  rows: readonly { staff_id: string }[],
+): AccessByPrincipal {
   const ids = rows.slice(0, q.limit).map((r) => r.staff_id);
   const out: AccessByPrincipal = {
     principal: q.principal,
@@ -159,18 +168,7 @@ async function accessSince(db: Kysely<PiiTables>, q: AccessQuery & { principal: 
   let page = people.where('last_at', '>=', since).select('staff_id').orderBy('staff_id').limit(q.limit + 1);
   if (q.after !== undefined) page = page.where('staff_id', '>', q.after);
   const rows = await page.execute();
-  const ids = rows.slice(0, q.limit).map((r) => r.staff_id);
-  const out: AccessByPrincipal = {
-    principal: q.principal,
-    since: q.since.toISOString(),
-    until: null,
-    reads: n(reads.n),
-    subjects: n(subjects.n),
-    revealedSubjects: n(revealed.n),
-    staffIds: ids,
-  };
-  if (rows.length > q.limit && ids.length > 0) out.next = ids[ids.length - 1] as string;
-  return out;
+  return principalPage({ ...q, until: undefined }, { reads: reads.n, subjects: subjects.n, revealed: revealed.n }, rows);
 }
 
 export async function accessBySubject(db: Kysely<PiiTables>, q: AccessQuery & { staffId: string }): Promise<AccessBySubject> {

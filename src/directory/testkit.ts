@@ -15,7 +15,6 @@ import type { KeyWrapper } from './key-provider.ts';
 import { DIRECTORY_MIGRATION_TABLE, directoryMigrations } from './migrations.ts';
 import { openDirectory } from './staff.ts';
 import type { StaffDirectory } from './staff.ts';
-export { postgresUnavailable, TEST_DATABASE_URL } from '../storage/postgres/testing.ts';
 import { TEST_DATABASE_URL } from '../storage/postgres/testing.ts';
 
 export interface DirectoryStack {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { openPostgresStorage, openSqliteStorage, type OpenedStorage } from '../storage/open.ts';
 import { createEnrollmentStore, enrollMigrations, type EnrollmentStore } from './store.ts';
-import { postgresUnavailable, TEST_DATABASE_URL } from '../storage/postgres/testing.ts';
+import { TEST_DATABASE_URL, withPostgres } from '../storage/postgres/testing.ts';
 
 const T0 = '2026-01-01T00:00:00.000Z';
 const at = (m: number): string => new Date(Date.parse(T0) + m * 60_000).toISOString();
@@ -117,16 +117,7 @@ suite('sqlite', async () => {
   };
 });
 
-const reason = await postgresUnavailable();
-if (reason !== undefined) {
-  if (process.env.RAMPART_TEST_REQUIRE_POSTGRES === '1') {
-    test('PostgreSQL is reachable', () => {
-      throw new Error(`PostgreSQL required but unreachable: ${reason}`);
-    });
-  } else {
-    test('enrollment store on PostgreSQL', { skip: `PostgreSQL suite skipped: ${reason}` }, () => {});
-  }
-} else {
+await withPostgres('enrollment store on PostgreSQL', () => {
   suite('postgres', async () => {
     const schema = `rampart_test_${randomBytes(6).toString('hex')}`;
     const opened = await openPostgresStorage(TEST_DATABASE_URL, { schema, poolSize: 8, statementTimeoutMs: 20_000 });
@@ -144,4 +135,4 @@ if (reason !== undefined) {
       },
     };
   });
-}
+});

@@ -47,6 +47,17 @@ class Refusal extends Error {
   }
 }
 
+
+/** Writes the core's answer (status, content type, base64 body) with the common headers. */
+function writeAnswer(res: ServerResponse, requestId: string, answer: { status: number; contentType?: string | undefined; body?: string | undefined }): void {
+  setCommonHeaders(res);
+  res.setHeader('X-Request-Id', requestId);
+  const out = answer.body ? Buffer.from(answer.body, 'base64') : Buffer.alloc(0);
+  const headers: Record<string, string | number> = { 'Content-Length': out.length };
+  if (answer.contentType) headers['Content-Type'] = answer.contentType;
+  res.writeHead(answer.status, headers);
+  res.end(out);
+}
 export function newRequestId(): string {
   return randomBytes(12).toString('base64url');
 }
@@ -157,13 +168,7 @@ export function createRequestHandler(deps: GatewayDeps, opts: GatewayOptions) {
         throw e instanceof EnrollRefusal ? new Refusal(e.status, e.reason) : new Refusal(400, 'bad_request');
       }
       const answer = await deps.forwardEnroll!({ requestId, source, ...fields });
-      setCommonHeaders(res);
-      res.setHeader('X-Request-Id', requestId);
-      const out = answer.body ? Buffer.from(answer.body, 'base64') : Buffer.alloc(0);
-      const headers: Record<string, string | number> = { 'Content-Length': out.length };
-      if (answer.contentType) headers['Content-Type'] = answer.contentType;
-      res.writeHead(answer.status, headers);
-      res.end(out);
+      writeAnswer(res, requestId, answer);
     } catch (e) {
       const r = e instanceof Refusal ? e : new Refusal(503, 'core_unavailable');
       deps.reject({ endpoint, reason: r.reason, status: r.status, source, requestId });
@@ -207,13 +212,7 @@ export function createRequestHandler(deps: GatewayDeps, opts: GatewayOptions) {
         identity: identity.proof,
         message,
       });
-      setCommonHeaders(res);
-      res.setHeader('X-Request-Id', requestId);
-      const out = answer.body ? Buffer.from(answer.body, 'base64') : Buffer.alloc(0);
-      const headers: Record<string, string | number> = { 'Content-Length': out.length };
-      if (answer.contentType) headers['Content-Type'] = answer.contentType;
-      res.writeHead(answer.status, headers);
-      res.end(out);
+      writeAnswer(res, requestId, answer);
     } catch (e) {
       const r = e instanceof Refusal ? e : new Refusal(503, 'core_unavailable');
       deps.reject({ endpoint: route.name, reason: r.reason, status: r.status, source, requestId });

@@ -6,7 +6,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openPostgresStorage, openSqliteStorage, type OpenedStorage } from '../storage/open.ts';
-export { postgresUnavailable, TEST_DATABASE_URL } from '../storage/postgres/testing.ts';
 import { postgresUnavailable, TEST_DATABASE_URL } from '../storage/postgres/testing.ts';
 
 export interface TestDb {

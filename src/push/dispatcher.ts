@@ -7,6 +7,7 @@
 import type { ApnsClient, ApnsCredentials, PushOutcome } from './apns.ts';
 import type { UsablePushCertificate } from './cert-service.ts';
 import type { ClaimedPush, Completion, OutboxStore } from './outbox.ts';
+import { createWaker } from '../lib/waker.ts';
 
 export interface DispatcherDeps {
   outbox: Pick<OutboxStore, 'reclaimExpired' | 'claim' | 'complete' | 'invalidateToken'>;
@@ -42,7 +43,7 @@ export function createPushDispatcher(deps: DispatcherDeps) {
   const leaseMs = deps.leaseMs ?? 300_000;
   const idleMs = deps.idleMs ?? 1000;
   let running = false;
-  let wakeUp: (() => void) | undefined;
+  const waker = createWaker();
   let lastBlockedLog = 0;
   const loops: Promise<void>[] = [];
   const totals = { sent: 0, invalidToken: 0, noToken: 0, failed: 0 };
@@ -114,15 +115,7 @@ export function createPushDispatcher(deps: DispatcherDeps) {
       }
       if (!running) break;
       if (!r || r.claimed < batchSize) {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, idleMs);
-          t.unref();
-          wakeUp = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        wakeUp = undefined;
+        await waker.sleep(idleMs);
       }
     }
   }
@@ -137,11 +130,11 @@ export function createPushDispatcher(deps: DispatcherDeps) {
     },
     /** New rows were committed: skip the idle wait. */
     wake(): void {
-      wakeUp?.();
+      waker.wake();
     },
     async stop(): Promise<void> {
       running = false;
-      wakeUp?.();
+      waker.wake();
       await Promise.all(loops.splice(0));
     },
     totals(): Readonly<typeof totals> {

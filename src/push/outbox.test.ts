@@ -1,6 +1,6 @@
 // Push outbox and dispatcher on SQLite and PostgreSQL (fresh random schema),
 // pushing to a local HTTP/2 TLS server that stands in for APNs.
-import { after, before, describe, it, test } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import { PUSH_MIGRATION_TABLE, pushMigrations } from './migrations.ts';
 import { createOutboxStore, type OutboxStore } from './outbox.ts';
 import { createPushDispatcher, createRepushJob } from './dispatcher.ts';
 import type { UsablePushCertificate } from './cert-service.ts';
-import { postgresUnavailable, TEST_DATABASE_URL } from '../storage/postgres/testing.ts';
+import { TEST_DATABASE_URL, withPostgres } from '../storage/postgres/testing.ts';
 
 const TOPIC = 'com.apple.mgmt.External.outbox-test';
 const silent = { warn() {}, error() {} };
@@ -241,16 +241,7 @@ suite('sqlite', async () => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const pgReason = await postgresUnavailable();
-if (pgReason !== undefined) {
-  if (process.env.RAMPART_TEST_REQUIRE_POSTGRES === '1') {
-    test('PostgreSQL is reachable', () => {
-      throw new Error(`PostgreSQL required but unreachable: ${pgReason}`);
-    });
-  } else {
-    test('push outbox: postgres', { skip: `PostgreSQL suite skipped: ${pgReason}` }, () => {});
-  }
-} else {
+await withPostgres('push outbox: postgres', () => {
   const openPg = async (schema: string): Promise<Env> => {
     const opened = await openPostgresStorage(TEST_DATABASE_URL, { schema, poolSize: 6, statementTimeoutMs: 20_000 });
     const env = await migrate(opened);
@@ -269,4 +260,4 @@ if (pgReason !== undefined) {
     };
     return env;
   }, async (first) => openPg(first.opened.schema!));
-}
+});

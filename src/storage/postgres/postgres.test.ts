@@ -9,19 +9,9 @@ import { sql } from 'kysely';
 import { runStorageConformance } from '../conformance/suite.ts';
 import { openPostgresStorage } from '../open.ts';
 
-import { postgresUnavailable, TEST_DATABASE_URL } from './testing.ts';
+import { TEST_DATABASE_URL, withPostgres } from './testing.ts';
 
-const reason = await postgresUnavailable();
-if (reason !== undefined) {
-  if (process.env.RAMPART_TEST_REQUIRE_POSTGRES === '1') {
-    test('PostgreSQL is reachable', () => {
-      throw new Error(`PostgreSQL required but unreachable: ${reason}`);
-    });
-  } else {
-    console.log(`PostgreSQL suite skipped: ${reason}`);
-    test('PostgreSQL suite', { skip: `PostgreSQL suite skipped: ${reason}` }, () => {});
-  }
-} else {
+await withPostgres('PostgreSQL suite', () => {
   runStorageConformance('postgres', async () => {
     const schema = `rampart_test_${randomBytes(6).toString('hex')}`;
     const opened = await openPostgresStorage(TEST_DATABASE_URL, { schema, poolSize: 8, statementTimeoutMs: 20_000 });
@@ -78,4 +68,4 @@ if (reason !== undefined) {
       await b.close();
     }
   });
-}
+});
