@@ -119,7 +119,12 @@ try {
 
   const caFile = path.join(dataDir, 'apns-ca.pem');
   writeFileSync(caFile, sim.apns.caPem);
-  server = await startServerProcess({ dataDir, env: { RAMPART_APNS_URL: sim.apns.url, RAMPART_APNS_CA_FILE: caFile, RAMPART_LOG_LEVEL: 'error' } });
+  server = await startServerProcess({ dataDir, env: {
+    RAMPART_APNS_URL: sim.apns.url, RAMPART_APNS_CA_FILE: caFile, RAMPART_LOG_LEVEL: 'error',
+    // The push-certificate install and the fleet-wide action are four-eyes by
+    // default; the benchmark measures the device plane, not the approval round.
+    RAMPART_AUTHZ: JSON.stringify({ approvals: { actions: [] }, rateLimits: { 'command.bulk': { limit: 10_000_000, windowMinutes: 60 } } }),
+  } });
   server.token = token;
   sim.connectTo(server.deviceUrl, readFileSync(path.join(dataDir, 'tls', 'ca.pem'), 'utf8'));
   const up = await api(server, 'POST', '/api/v1/push/certificate', { certPem: push.certPem, keyPem: push.keyPem });
