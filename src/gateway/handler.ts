@@ -58,8 +58,19 @@ function writeAnswer(res: ServerResponse, requestId: string, answer: { status: n
   res.writeHead(answer.status, headers);
   res.end(out);
 }
+// Request ids come from a pool of random bytes refilled 256 ids at a time: one
+// randomBytes() call per request was ~3% of the gateway's CPU per check-in.
+const ID_BYTES = 12;
+let idPool = Buffer.alloc(0);
+let idOffset = 0;
 export function newRequestId(): string {
-  return randomBytes(12).toString('base64url');
+  if (idOffset + ID_BYTES > idPool.length) {
+    idPool = randomBytes(ID_BYTES * 256);
+    idOffset = 0;
+  }
+  const id = idPool.toString('base64url', idOffset, idOffset + ID_BYTES);
+  idOffset += ID_BYTES;
+  return id;
 }
 
 function setCommonHeaders(res: ServerResponse): void {

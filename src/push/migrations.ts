@@ -37,5 +37,12 @@ export function pushMigrations(backend: StorageBackend): Record<string, Migratio
         await db.schema.createIndex('push_outbox_state_last_push_idx').on('push_outbox').columns(['state', 'last_push_at']).execute();
       },
     },
+    '0002_outbox_progress_idx': {
+      async up(db: Kysely<NoTables>): Promise<void> {
+        // Push counts of one command (by state, pushed at least once) from the index alone.
+        await db.schema.createIndex('push_outbox_command_state_idx').on('push_outbox')
+          .columns(['command_uuid', 'state', 'pushed_at']).execute();
+      },
+    },
   };
 }

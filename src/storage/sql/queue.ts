@@ -164,6 +164,13 @@ export class SqlQueueStore implements CommandQueueStore {
   async next(deviceId: string, opts: { skipNotNow: boolean }, now: string): Promise<DeliverableCommand | undefined> {
     const id = idIn(deviceId);
     const t = isoIn(now);
+    // Most connects find nothing to deliver: one indexed read answers that
+    // without a write transaction. A command queued right after this read is
+    // pushed after its commit, so the device comes back for it.
+    const statuses: QueueStatus[] = opts.skipNotNow ? ['pending'] : ['pending', 'not_now'];
+    const any = await this.#db.selectFrom('command_queue').select('seq')
+      .where('device_id', '=', id).where('status', 'in', statuses).limit(1).executeTakeFirst();
+    if (!any) return undefined;
     return this.#db.transaction().execute(async (trx) => {
       await this.#backend.lockDevice(trx, id);
       return this.#nextIn(trx, id, opts, t);
