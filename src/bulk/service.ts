@@ -12,7 +12,7 @@ import type { AuditRecorder, JsonValue } from '../audit/types.ts';
 import { authorize, commandClass, sendPermission } from '../services/command-policy.ts';
 import { BULK_ACTION, ERASE_ACTION, MAX_DEVICES_PER_COMMAND, canonicalUuid, type CommandBuilder } from '../services/commands.ts';
 import type { ApprovalGuard } from '../authz/types.ts';
-import { isDeviceId, MAX_PAGE } from '../services/devices.ts';
+import { isDeviceId } from '../services/devices.ts';
 import type { Actor, CommandService } from '../services/types.ts';
 import type { DeviceQuery, DeviceStatus, DeviceStore, QueueStatus } from '../storage/types.ts';
 import { badRequest, isRampartError, notFound } from '../lib/errors.ts';
@@ -59,7 +59,7 @@ export interface BulkProgress {
 export interface BulkServiceDeps {
   jobs: BulkStore;
   groups: Pick<GroupStore, 'get' | 'members'>;
-  devices: Pick<DeviceStore, 'list'>;
+  devices: Pick<DeviceStore, 'listIds'>;
   commands: Pick<CommandService, 'enqueue'>;
   queue: { summary(uuid: string): Promise<Record<QueueStatus, number>> };
   pushCounts?: (uuid: string) => Promise<{ pushedOnce: number; failed: number; invalid_token: number; no_token: number }>;
@@ -126,8 +126,7 @@ export function createBulkService(deps: BulkServiceDeps) {
       if ('groupId' in sel) {
         page = await deps.groups.members(sel.groupId, after !== undefined ? { after, limit: 10_000 } : { limit: 10_000 });
       } else {
-        const p = await deps.devices.list({ ...sel.filter, limit: MAX_PAGE, ...(after !== undefined ? { after } : {}) });
-        page = p.next !== undefined ? { items: p.items.map((dv) => dv.id), next: p.next } : { items: p.items.map((dv) => dv.id) };
+        page = await deps.devices.listIds({ ...sel.filter, limit: 10_000, ...(after !== undefined ? { after } : {}) });
       }
       out.push(...page.items);
       if (out.length > MAX_DEVICES_PER_COMMAND) throw badRequest('selection exceeds 100000 devices');

@@ -89,6 +89,8 @@ export interface DeviceStore {
   /** Returns false when no such device. */
   update(id: string, patch: DevicePatch, now: string): Promise<boolean>;
   list(q: DeviceQuery): Promise<Page<Device>>;
+  /** The ids list() would return, in the same order, with pages of up to 10,000 (fleet-wide selections). */
+  listIds(q: DeviceQuery): Promise<Page<string>>;
   count(q?: Omit<DeviceQuery, 'after' | 'limit'>): Promise<number>;
   /**
    * Replaces the device's app inventory atomically. A repeated identifier keeps

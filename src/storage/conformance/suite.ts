@@ -183,6 +183,11 @@ export function runStorageConformance(name: string, open: OpenForTest): void {
         const filtered = await s.devices.list({ status: 'enrolled', limit: 5, after: 'dev-10' });
         assert.deepEqual(filtered.items.map((d) => d.id), ['dev-11', 'dev-13', 'dev-15', 'dev-17', 'dev-19']);
         assert.equal(filtered.next, 'dev-19');
+        // listIds: the same selection and order, ids only.
+        assert.deepEqual(await s.devices.listIds({ status: 'enrolled', limit: 5, after: 'dev-10' }), { items: ['dev-11', 'dev-13', 'dev-15', 'dev-17', 'dev-19'], next: 'dev-19' });
+        assert.deepEqual((await s.devices.listIds({ limit: 10_000 })).items, all);
+        assert.equal((await s.devices.listIds({ limit: 25 })).next, undefined);
+        await assert.rejects(s.devices.listIds({ limit: 10_001 }), /invalid limit/);
       });
 
       it('replaceApps replaces the inventory atomically', async (s) => {

@@ -203,6 +203,16 @@ export class SqlDeviceStore implements DeviceStore {
     return rows.length > limit && last ? { items, next: last.id } : { items };
   }
 
+  async listIds(q: DeviceQuery): Promise<Page<string>> {
+    const limit = limitIn(q.limit, 10_000);
+    let query = this.#db.selectFrom('devices').select('id').where(this.#filter(q));
+    if (q.after !== undefined) query = query.where('id', '>', textIn(q.after, ID_MAX));
+    const rows = await query.orderBy('id').limit(limit + 1).execute();
+    const items = rows.slice(0, limit).map((r) => r.id);
+    const last = items[items.length - 1];
+    return rows.length > limit && last !== undefined ? { items, next: last } : { items };
+  }
+
   async count(q: Filter = {}): Promise<number> {
     const r = await this.#db.selectFrom('devices')
       .select((eb) => eb.fn.countAll().as('n'))
