@@ -22,6 +22,7 @@ import type { PostgresOptions } from './postgres/open.ts';
 import type { NoTables, StorageTables } from './schema.ts';
 import { sqliteBackend } from './sqlite/backend.ts';
 import { openSqliteDatabase } from './sqlite/open.ts';
+import { createSqliteFastPath } from './sqlite/fast.ts';
 import { createSqlStorage } from './sql/storage.ts';
 import type { Storage } from './types.ts';
 
@@ -49,8 +50,8 @@ export interface OpenedStorage {
 }
 
 export async function openSqliteStorage(path: string): Promise<OpenedStorage> {
-  const { db, close } = openSqliteDatabase<StorageTables>(path);
-  const storage = createSqlStorage(db, sqliteBackend, close);
+  const { db, raw, close } = openSqliteDatabase<StorageTables>(path);
+  const storage = createSqlStorage(db, sqliteBackend, close, createSqliteFastPath(raw));
   const plain = db as unknown as Kysely<NoTables>;
   return Object.freeze({
     backend: 'sqlite' as const,

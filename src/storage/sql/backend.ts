@@ -23,3 +23,34 @@ export interface Backend {
   /** SQL function that lower-cases text for case-insensitive search. */
   readonly lowerFn: string;
 }
+
+/** A row as the driver returns it (column name → value). */
+export type FastRow = Record<string, unknown>;
+
+export interface FastRecordInput {
+  id: string;
+  cmdUuid: string;
+  t: string;
+  to: 'pending' | 'acknowledged' | 'error' | 'not_now' | 'cancelled';
+  raw: Uint8Array;
+  json: string;
+  errorJson: string | null;
+}
+
+/**
+ * The device plane's hot statements, run synchronously (SQLite only; see
+ * src/storage/sqlite/fast.ts). Usable only while idle() is true; the stores
+ * fall back to their Kysely queries otherwise. Inputs are already validated.
+ */
+export interface FastPath {
+  /** No transaction is open on the connection. */
+  idle(): boolean;
+  device(id: string): FastRow | undefined;
+  /** Queue entry joined with its command's request type. */
+  entry(deviceId: string, uuid: string): FastRow | undefined;
+  /** Whether the device has anything deliverable (no transaction). */
+  hasOpen(deviceId: string, skipNotNow: boolean): boolean;
+  /** next() in one immediate transaction: the entry row with payload and command columns, delivery counted. */
+  next(deviceId: string, skipNotNow: boolean, t: string): FastRow | undefined;
+  recordResultAndNext(input: FastRecordInput, skipNotNow: boolean): { outcome: 'recorded' | 'duplicate' | 'unknown'; next: FastRow | undefined };
+}

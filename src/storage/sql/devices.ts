@@ -4,7 +4,7 @@ import { badRequest, conflict, notFound } from '../../lib/errors.ts';
 import { dbErrorKind } from '../errors.ts';
 import type { DeviceAppsTable, DevicesTable, StorageTables } from '../schema.ts';
 import type { Device, DevicePatch, DeviceQuery, DeviceStatus, DeviceStore, InstalledApp, Page } from '../types.ts';
-import type { Backend, Db } from './backend.ts';
+import type { Backend, Db, FastPath } from './backend.ts';
 import {
   boolOutOrNull,
   bytesInOrNull,
@@ -135,14 +135,21 @@ type Filter = Omit<DeviceQuery, 'after' | 'limit'>;
 export class SqlDeviceStore implements DeviceStore {
   readonly #db: Db;
   readonly #backend: Backend;
+  readonly #fast: FastPath | undefined;
 
-  constructor(db: Db, backend: Backend) {
+  constructor(db: Db, backend: Backend, fast?: FastPath) {
     this.#db = db;
     this.#backend = backend;
+    this.#fast = fast;
   }
 
   async get(id: string): Promise<Device | undefined> {
-    const r = await this.#db.selectFrom('devices').selectAll().where('id', '=', idIn(id)).executeTakeFirst();
+    const key = idIn(id);
+    if (this.#fast?.idle()) {
+      const r = this.#fast.device(key) as Selectable<DevicesTable> | undefined;
+      return r ? toDevice(r) : undefined;
+    }
+    const r = await this.#db.selectFrom('devices').selectAll().where('id', '=', key).executeTakeFirst();
     return r ? toDevice(r) : undefined;
   }
 

@@ -32,7 +32,7 @@ import type {
   RecordOutcome,
   ResultStatus,
 } from '../types.ts';
-import type { Backend, Db, Trx } from './backend.ts';
+import type { Backend, Db, FastPath, FastRow, Trx } from './backend.ts';
 import { idIn } from './devices.ts';
 import { bytesIn, bytesOut, bytesOutOrNull, isoIn, isoOut, isoOutOrNull, limitIn, numOut, textIn } from './map.ts';
 
@@ -80,6 +80,16 @@ function toCommand(r: Selectable<CommandsTable>): CommandRecord {
   };
 }
 
+/** A delivered entry row (queue columns, request type, payload and command columns) as the store returns it. */
+function deliverable(row: FastRow | undefined): DeliverableCommand | undefined {
+  if (!row) return undefined;
+  const r = row as QueueRow & Selectable<CommandsTable>;
+  return {
+    entry: toEntry(r),
+    command: toCommand({ uuid: r.command_uuid, request_type: r.request_type, payload: r.payload, created_by: r.created_by, created_at: r.created_at }),
+  };
+}
+
 function queueStatusIn(s: unknown): QueueStatus {
   if (typeof s !== 'string' || !(QUEUE_STATUSES as readonly string[]).includes(s)) throw badRequest('invalid status');
   return s as QueueStatus;
@@ -122,10 +132,12 @@ const ENTRY_COLUMNS = [
 export class SqlQueueStore implements CommandQueueStore {
   readonly #db: Db;
   readonly #backend: Backend;
+  readonly #fast: FastPath | undefined;
 
-  constructor(db: Db, backend: Backend) {
+  constructor(db: Db, backend: Backend, fast?: FastPath) {
     this.#db = db;
     this.#backend = backend;
+    this.#fast = fast;
   }
 
   async enqueue(cmd: NewCommand, deviceIds: string[], now: string, opts: EnqueueOptions = {}): Promise<void> {
@@ -167,6 +179,11 @@ export class SqlQueueStore implements CommandQueueStore {
     // Most connects find nothing to deliver: one indexed read answers that
     // without a write transaction. A command queued right after this read is
     // pushed after its commit, so the device comes back for it.
+    const fast = this.#fast;
+    if (fast?.idle()) {
+      if (!fast.hasOpen(id, opts.skipNotNow)) return undefined;
+      return deliverable(fast.next(id, opts.skipNotNow, t));
+    }
     const statuses: QueueStatus[] = opts.skipNotNow ? ['pending'] : ['pending', 'not_now'];
     const any = await this.#db.selectFrom('command_queue').select('seq')
       .where('device_id', '=', id).where('status', 'in', statuses).limit(1).executeTakeFirst();
@@ -207,17 +224,7 @@ export class SqlQueueStore implements CommandQueueStore {
         .returning(['deliveries', 'status'])
         .executeTakeFirst();
       if (!updated) continue;
-      const entry = toEntry({ ...r, deliveries: updated.deliveries, status: updated.status, last_delivered_at: t, updated_at: t });
-      return {
-        entry,
-        command: toCommand({
-          uuid: r.command_uuid,
-          request_type: r.request_type,
-          payload: r.payload,
-          created_by: r.created_by,
-          created_at: r.created_at,
-        }),
-      };
+      return deliverable({ ...r, deliveries: updated.deliveries, status: updated.status, last_delivered_at: t, updated_at: t });
     }
     throw new RampartError('unavailable', 'busy', 'queue entry kept changing during next()');
   }
@@ -242,6 +249,10 @@ export class SqlQueueStore implements CommandQueueStore {
     now: string,
   ): Promise<{ outcome: RecordOutcome; next: DeliverableCommand | undefined }> {
     const input = recordInput(deviceId, uuid, status, result, now);
+    if (this.#fast?.idle()) {
+      const r = this.#fast.recordResultAndNext(input, opts.skipNotNow);
+      return { outcome: r.outcome, next: deliverable(r.next) };
+    }
     return this.#db.transaction().execute(async (trx) => {
       await this.#backend.lockDevice(trx, input.id);
       const outcome = await this.#recordIn(trx, input);
@@ -296,6 +307,10 @@ export class SqlQueueStore implements CommandQueueStore {
   }
 
   async entry(deviceId: string, uuid: string): Promise<QueueEntry | undefined> {
+    if (this.#fast?.idle()) {
+      const r = this.#fast.entry(idIn(deviceId), idIn(uuid)) as QueueRow | undefined;
+      return r ? toEntry(r) : undefined;
+    }
     const r = await this.#db.selectFrom('command_queue as q')
       .innerJoin('commands as c', 'c.uuid', 'q.command_uuid')
       .select(ENTRY_COLUMNS)
