@@ -14,7 +14,8 @@ import { forbidden, isRampartError, notFound, RampartError, unauthorized } from 
 import { mayHoldUnder } from '../services/command-policy.ts';
 import { AUTHENTICATED } from './types.ts';
 import type { AdminServerDeps, AdminServices, AnyRoute } from './types.ts';
-import { PUBLIC_ROUTES, ROUTES, routeKey } from './routes/index.ts';
+import { NON_API_ROUTES, PUBLIC_ROUTES, ROUTES, routeKey } from './routes/index.ts';
+import type { AdminRouteMetrics } from '../core/metrics.ts';
 import { LARGE_BODY_REQUEST_TYPES } from './routes/commands.ts';
 import { isApprovalPending } from '../authz/pending.ts';
 import { registerScim } from '../scim/server.ts';
@@ -34,6 +35,8 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 
 interface RouteConfig {
   rampart?: AnyRoute;
+  /** Pre-bound metric children of this route (src/core/metrics.ts). */
+  metrics?: AdminRouteMetrics;
 }
 
 declare module 'fastify' {
@@ -51,7 +54,7 @@ export function checkRouteTable(routes: readonly AnyRoute[]): void {
     seen.add(key);
     if (r.permission === null && !PUBLIC_ROUTES.has(key)) throw new Error(`admin route ${key} has no permission and is not on the public allowlist`);
     if (r.permission !== null && PUBLIC_ROUTES.has(key)) throw new Error(`public admin route ${key} declares a permission`);
-    if (!r.url.startsWith('/api/v1/')) throw new Error(`admin route ${key} outside /api/v1/`);
+    if (!r.url.startsWith('/api/v1/') && !NON_API_ROUTES.has(key)) throw new Error(`admin route ${key} outside /api/v1/`);
   }
 }
 
@@ -91,7 +94,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
     bodyBytes: deps.limits?.bodyBytes ?? DEFAULT_BODY_BYTES,
     installProfileBodyBytes: deps.limits?.installProfileBodyBytes ?? DEFAULT_BODY_BYTES,
   };
-  const services: AdminServices = { devices: deps.devices, commands: deps.commands, health: deps.health, authz: deps.authz, auditLog: deps.auditLog, ...(deps.push ? { push: deps.push } : {}), ...(deps.groups ? { groups: deps.groups } : {}), ...(deps.bulk ? { bulk: deps.bulk } : {}), ...(deps.directory ? { directory: deps.directory } : {}), ...(deps.exportJob ? { exportJob: deps.exportJob } : {}), ...(deps.exportDownload ? { exportDownload: deps.exportDownload } : {}) };
+  const services: AdminServices = { devices: deps.devices, commands: deps.commands, health: deps.health, authz: deps.authz, auditLog: deps.auditLog, ...(deps.push ? { push: deps.push } : {}), ...(deps.groups ? { groups: deps.groups } : {}), ...(deps.bulk ? { bulk: deps.bulk } : {}), ...(deps.directory ? { directory: deps.directory } : {}), ...(deps.exportJob ? { exportJob: deps.exportJob } : {}), ...(deps.exportDownload ? { exportDownload: deps.exportDownload } : {}), ...(deps.metrics ? { metrics: deps.metrics } : {}) };
   if (deps.identity) services.identity = deps.identity;
   if (deps.enrollment) services.enrollment = deps.enrollment;
   const { audit, auth } = deps;
@@ -220,6 +223,26 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
     return payload;
   });
 
+  if (deps.metrics) {
+    const metrics = deps.metrics;
+    // Requests no route matched share one label value, so a client cannot grow the label space.
+    const unmatched = new Map<string, AdminRouteMetrics>();
+    app.addHook('onResponse', async (request, reply) => {
+      const config = request.routeOptions.config as RouteConfig & { scim?: boolean };
+      let m = config.metrics;
+      if (!m) {
+        const url = config.scim === true && request.routeOptions.url !== undefined ? request.routeOptions.url : 'unmatched';
+        const key = `${request.method === 'GET' || request.method === 'POST' || request.method === 'PUT' || request.method === 'PATCH' || request.method === 'DELETE' ? request.method : 'OTHER'} ${url}`;
+        m = unmatched.get(key);
+        if (!m) {
+          m = metrics.adminRoute(url, key.slice(0, key.indexOf(' ')));
+          unmatched.set(key, m);
+        }
+      }
+      m.observe(reply.statusCode, reply.elapsedTime / 1000);
+    });
+  }
+
   app.setErrorHandler(async (err, request, reply) => {
     await sendError(request, reply, err);
   });
@@ -230,7 +253,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
   });
 
   for (const def of ROUTES) {
-    const config: RouteConfig = { rampart: def };
+    const config: RouteConfig = { rampart: def, ...(deps.metrics ? { metrics: deps.metrics.adminRoute(def.url, def.method) } : {}) };
     app.route({
       method: def.method,
       url: def.url,
