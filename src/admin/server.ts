@@ -188,6 +188,8 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
       request.log.error({ err: e }, 'admin request failed');
     }
     if (status === 401) reply.header('www-authenticate', 'Bearer');
+    // Every 429 says when to come back (RFC 9110 section 10.2.3); a limit that cannot name it asks for a minute.
+    if (status === 429) reply.header('retry-after', String(isRampartError(e) && e.retryAfterSeconds !== undefined ? e.retryAfterSeconds : 60));
     reply.code(status).type('application/json; charset=utf-8');
     await reply.send(body);
   }
