@@ -16,6 +16,7 @@ import { AUTHENTICATED } from './types.ts';
 import type { AdminServerDeps, AdminServices, AnyRoute } from './types.ts';
 import { NON_API_ROUTES, PUBLIC_ROUTES, ROUTES, routeKey } from './routes/index.ts';
 import type { AdminRouteMetrics } from '../core/metrics.ts';
+import { createClientAddress } from './client-address.ts';
 import { LARGE_BODY_REQUEST_TYPES } from './routes/commands.ts';
 import { isApprovalPending } from '../authz/pending.ts';
 import { registerScim } from '../scim/server.ts';
@@ -42,6 +43,8 @@ interface RouteConfig {
 declare module 'fastify' {
   interface FastifyRequest {
     rampartActor: Actor | null;
+    /** The client's address: the TCP peer, or X-Forwarded-For from a trusted proxy (./client-address.ts). */
+    readonly rampartSource: string;
   }
 }
 
@@ -128,6 +131,13 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
   });
 
   app.decorateRequest('rampartActor', null);
+  // Throttling, network-bound tokens and the audit source all use this address.
+  const clientAddress = createClientAddress(deps.trustProxy ?? []);
+  app.decorateRequest('rampartSource', {
+    getter(this: FastifyRequest): string {
+      return clientAddress(this.ip, this.headers['x-forwarded-for']);
+    },
+  });
   // Only JSON bodies; text/plain's default parser is gone.
   app.removeContentTypeParser('text/plain');
 
@@ -135,7 +145,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
     const bearer = bearerOf(request);
     let actor: Actor;
     if (bearer !== undefined) {
-      actor = await auth.authenticate({ bearer, source: request.ip, requestId: request.id });
+      actor = await auth.authenticate({ bearer, source: request.rampartSource, requestId: request.id });
     } else if (deps.sessions && typeof request.headers.cookie === 'string') {
       // Browser session cookie; state-changing methods also need the session's CSRF token.
       const csrf = request.headers['x-csrf-token'];
@@ -143,7 +153,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
         cookie: request.headers.cookie,
         method: request.method,
         csrf: typeof csrf === 'string' ? csrf : undefined,
-        source: request.ip,
+        source: request.rampartSource,
         requestId: request.id,
       });
     } else {
@@ -205,7 +215,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
       await audit.record({
         action: def.audit ?? 'admin.access',
         actor: { type: actor.type, id: actor.id },
-        source: request.ip,
+        source: request.rampartSource,
         requestId: request.id,
         outcome: 'denied',
         details: { route: routeKey(def), permission: def.permission },
@@ -287,7 +297,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
           body: request.body as never,
           services,
           routes: ROUTES,
-          request: { source: request.ip, requestId: request.id, cookie: typeof request.headers.cookie === 'string' ? request.headers.cookie : undefined },
+          request: { source: request.rampartSource, requestId: request.id, cookie: typeof request.headers.cookie === 'string' ? request.headers.cookie : undefined },
         });
         if (out.headers) reply.headers(out.headers);
         reply.code(out.status);

@@ -72,6 +72,8 @@ export interface AdminServerDeps extends AdminServices {
   scimGroups?: StaffGroupService;
   audit: AuditRecorder;
   logger?: Logger;
+  /** CIDRs of reverse proxies whose X-Forwarded-For is believed (RAMPART_TRUST_PROXY); default none. */
+  trustProxy?: readonly string[];
   limits?: {
     /** Largest request body on any route, bytes (default 1 MiB). */
     bodyBytes?: number;

@@ -245,6 +245,7 @@ async function startNode(
     exportDownload: (actor, id) => exportDownloads.download(actor, id),
     scimGroups: createGroupService({ db: opened.db, audit: audit.recorder }),
     metrics,
+    trustProxy: config.trustProxy,
     health: async (): Promise<HealthReport> => {
       try {
         await storage.settings.get('health');
