@@ -91,6 +91,14 @@ function issuePaths(err: FastifyError): string[] {
   return [...out];
 }
 
+const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Requests no route matched share the route label "unmatched" (SCIM routes: their template), so a client cannot grow the label space. */
+function unmatchedMetrics(metrics: NonNullable<AdminServerDeps['metrics']>, method: string, template: string | undefined): AdminRouteMetrics {
+  // adminRoute binds each (route, method) once and returns the same children afterwards.
+  return metrics.adminRoute(template ?? 'unmatched', METHODS.has(method) ? method : 'OTHER');
+}
+
 export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyInstance> {
   checkRouteTable(ROUTES);
   const limits = {
@@ -126,6 +134,8 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
         } catch (e) {
           await sendError(request, reply, e);
         }
+        // No route, no onResponse hook: counted here.
+        if (deps.metrics) unmatchedMetrics(deps.metrics, request.method, undefined).observe(reply.statusCode, reply.elapsedTime / 1000);
       })();
     },
   });
@@ -237,20 +247,9 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
 
   if (deps.metrics) {
     const metrics = deps.metrics;
-    // Requests no route matched share one label value, so a client cannot grow the label space.
-    const unmatched = new Map<string, AdminRouteMetrics>();
     app.addHook('onResponse', async (request, reply) => {
-      const config = request.routeOptions.config as RouteConfig & { scim?: boolean };
-      let m = config.metrics;
-      if (!m) {
-        const url = config.scim === true && request.routeOptions.url !== undefined ? request.routeOptions.url : 'unmatched';
-        const key = `${request.method === 'GET' || request.method === 'POST' || request.method === 'PUT' || request.method === 'PATCH' || request.method === 'DELETE' ? request.method : 'OTHER'} ${url}`;
-        m = unmatched.get(key);
-        if (!m) {
-          m = metrics.adminRoute(url, key.slice(0, key.indexOf(' ')));
-          unmatched.set(key, m);
-        }
-      }
+      const config = (request.routeOptions.config ?? {}) as RouteConfig & { scim?: boolean };
+      const m = config.metrics ?? unmatchedMetrics(metrics, request.method, config.scim === true ? request.routeOptions.url : undefined);
       m.observe(reply.statusCode, reply.elapsedTime / 1000);
     });
   }

@@ -123,6 +123,8 @@ describe('metrics', () => {
       assert.equal(s.audit.events.at(-1)?.details?.permission, 'metrics.read');
       assert.equal((await app.inject({ method: 'GET', url: '/api/v1/devices/UDID-1', headers: { authorization: `Bearer ${weak}` } })).statusCode, 404);
       assert.equal((await app.inject({ method: 'GET', url: '/no/such/route/123', headers: { authorization: `Bearer ${weak}` } })).statusCode, 404);
+      // A URL Fastify cannot route (bad percent-encoding) is counted as unmatched, not a crash.
+      assert.equal((await app.inject({ method: 'GET', url: '/api/v1/devices/%E0%A4%A', headers: { authorization: `Bearer ${weak}` } })).statusCode, 400);
       const scraper = await s.tokenFor(['metrics.read']);
       const res = await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${scraper}` } });
       assert.equal(res.statusCode, 200);
@@ -132,6 +134,7 @@ describe('metrics', () => {
       assert.match(res.body, /rampart_admin_http_requests_total\{route="\/metrics",method="GET",status="403",node="node-t"\} 1/);
       assert.match(res.body, /rampart_admin_http_requests_total\{route="\/api\/v1\/devices\/:id",method="GET",status="404",node="node-t"\} 1/);
       assert.match(res.body, /rampart_admin_http_requests_total\{route="unmatched",method="GET",status="404",node="node-t"\} 1/);
+      assert.match(res.body, /rampart_admin_http_requests_total\{route="[^"]*",method="GET",status="400",node="node-t"\} 1/);
       assert.ok(!res.body.includes('no/such'), 'request paths never become labels');
     });
   });

@@ -113,6 +113,9 @@ describe('PKCS#12 reader', () => {
   it('reads EC keys, an empty password and a certificate chain (the certificate that fits the key is chosen)', () => {
     assertIdentity(opensslP12({ ...ec, password: '' }), '', ec);
     assertIdentity(opensslP12({ ...ec, password: 'pw', args: ['-legacy'] }), 'pw', ec);
+    // Outside the BMP: UTF-16 surrogate pairs for the legacy KDF, UTF-8 for PBKDF2 (as OpenSSL writes them).
+    assertIdentity(opensslP12({ ...ec, password: '🔑 clé', args: ['-legacy'] }), '🔑 clé', ec);
+    assertIdentity(opensslP12({ ...ec, password: '🔑 clé' }), '🔑 clé', ec);
     const chained = opensslP12({ ...rsa, extraPem: ca.certPem, password: 'pw' });
     const id = readPkcs12(chained, 'pw');
     assert.deepEqual(Buffer.from(id.certDer), Buffer.from(rsa.certDer));
