@@ -48,6 +48,15 @@ const FOUR_EYES_RESPONSES: Record<string, string> = {
   '429': 'Rate limit of this action for this administrator reached (applies even when approved)',
 };
 
+/** Sign-in routes behind the login throttle (src/identity/throttle.ts). */
+const THROTTLED = new Set(['login', 'loginMfa', 'enrollTotpConfirm', 'stepUp']);
+const THROTTLED_RESPONSE = 'Too many sign-in attempts for this account or from this address';
+
+/** Every 429 carries Retry-After. */
+const RETRY_AFTER: Json = {
+  'Retry-After': { description: 'Seconds until a retry can succeed (the time left on the longest lock, or until enough counted actions leave the window)', schema: { type: 'integer', minimum: 1 } },
+};
+
 /** Scopes of a security requirement: the route's permission, none for "any signed-in caller". */
 function requirement(permission: string): string[] {
   return permission === AUTHENTICATED ? [] : [permission];
@@ -82,8 +91,9 @@ export function buildOpenApi(routes: readonly AnyRoute[]): Json {
     }
     const fourEyes = r.id === 'approveApproval' ? ['410', '429'] : r.approval ? ['429'] : [];
     for (const code of fourEyes) {
-      responses[code] = { description: FOUR_EYES_RESPONSES[code]!, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      responses[code] = { description: FOUR_EYES_RESPONSES[code]!, ...(code === '429' ? { headers: RETRY_AFTER } : {}), content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     }
+    if (THROTTLED.has(r.id)) responses['429'] = { description: THROTTLED_RESPONSE, headers: RETRY_AFTER, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     const op: Record<string, Json> = {
       operationId: r.id,
       summary: r.summary,

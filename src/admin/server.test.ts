@@ -99,6 +99,7 @@ const REQUIRED_PERMISSION: Record<string, string | null> = {
   'POST /api/v1/staff/export': 'pii.export',
   'GET /api/v1/staff/exports/:id': 'pii.export',
   'GET /api/v1/pii/access': 'pii.access.read',
+  'GET /metrics': 'metrics.read',
 };
 
 /** A concrete URL for a route pattern. */

@@ -14,7 +14,9 @@ import { forbidden, isRampartError, notFound, RampartError, unauthorized } from 
 import { mayHoldUnder } from '../services/command-policy.ts';
 import { AUTHENTICATED } from './types.ts';
 import type { AdminServerDeps, AdminServices, AnyRoute } from './types.ts';
-import { PUBLIC_ROUTES, ROUTES, routeKey } from './routes/index.ts';
+import { NON_API_ROUTES, PUBLIC_ROUTES, ROUTES, routeKey } from './routes/index.ts';
+import type { AdminRouteMetrics } from '../core/metrics.ts';
+import { createClientAddress } from './client-address.ts';
 import { LARGE_BODY_REQUEST_TYPES } from './routes/commands.ts';
 import { isApprovalPending } from '../authz/pending.ts';
 import { registerScim } from '../scim/server.ts';
@@ -34,11 +36,15 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 
 interface RouteConfig {
   rampart?: AnyRoute;
+  /** Pre-bound metric children of this route (src/core/metrics.ts). */
+  metrics?: AdminRouteMetrics;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     rampartActor: Actor | null;
+    /** The client's address: the TCP peer, or X-Forwarded-For from a trusted proxy (./client-address.ts). */
+    readonly rampartSource: string;
   }
 }
 
@@ -51,7 +57,7 @@ export function checkRouteTable(routes: readonly AnyRoute[]): void {
     seen.add(key);
     if (r.permission === null && !PUBLIC_ROUTES.has(key)) throw new Error(`admin route ${key} has no permission and is not on the public allowlist`);
     if (r.permission !== null && PUBLIC_ROUTES.has(key)) throw new Error(`public admin route ${key} declares a permission`);
-    if (!r.url.startsWith('/api/v1/')) throw new Error(`admin route ${key} outside /api/v1/`);
+    if (!r.url.startsWith('/api/v1/') && !NON_API_ROUTES.has(key)) throw new Error(`admin route ${key} outside /api/v1/`);
   }
 }
 
@@ -85,13 +91,21 @@ function issuePaths(err: FastifyError): string[] {
   return [...out];
 }
 
+const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Requests no route matched share the route label "unmatched" (SCIM routes: their template), so a client cannot grow the label space. */
+function unmatchedMetrics(metrics: NonNullable<AdminServerDeps['metrics']>, method: string, template: string | undefined): AdminRouteMetrics {
+  // adminRoute binds each (route, method) once and returns the same children afterwards.
+  return metrics.adminRoute(template ?? 'unmatched', METHODS.has(method) ? method : 'OTHER');
+}
+
 export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyInstance> {
   checkRouteTable(ROUTES);
   const limits = {
     bodyBytes: deps.limits?.bodyBytes ?? DEFAULT_BODY_BYTES,
     installProfileBodyBytes: deps.limits?.installProfileBodyBytes ?? DEFAULT_BODY_BYTES,
   };
-  const services: AdminServices = { devices: deps.devices, commands: deps.commands, health: deps.health, authz: deps.authz, auditLog: deps.auditLog, ...(deps.push ? { push: deps.push } : {}), ...(deps.groups ? { groups: deps.groups } : {}), ...(deps.bulk ? { bulk: deps.bulk } : {}), ...(deps.directory ? { directory: deps.directory } : {}), ...(deps.exportJob ? { exportJob: deps.exportJob } : {}), ...(deps.exportDownload ? { exportDownload: deps.exportDownload } : {}) };
+  const services: AdminServices = { devices: deps.devices, commands: deps.commands, health: deps.health, authz: deps.authz, auditLog: deps.auditLog, ...(deps.push ? { push: deps.push } : {}), ...(deps.groups ? { groups: deps.groups } : {}), ...(deps.bulk ? { bulk: deps.bulk } : {}), ...(deps.directory ? { directory: deps.directory } : {}), ...(deps.exportJob ? { exportJob: deps.exportJob } : {}), ...(deps.exportDownload ? { exportDownload: deps.exportDownload } : {}), ...(deps.metrics ? { metrics: deps.metrics } : {}) };
   if (deps.identity) services.identity = deps.identity;
   if (deps.enrollment) services.enrollment = deps.enrollment;
   const { audit, auth } = deps;
@@ -120,11 +134,20 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
         } catch (e) {
           await sendError(request, reply, e);
         }
+        // No route, no onResponse hook: counted here.
+        if (deps.metrics) unmatchedMetrics(deps.metrics, request.method, undefined).observe(reply.statusCode, reply.elapsedTime / 1000);
       })();
     },
   });
 
   app.decorateRequest('rampartActor', null);
+  // Throttling, network-bound tokens and the audit source all use this address.
+  const clientAddress = createClientAddress(deps.trustProxy ?? []);
+  app.decorateRequest('rampartSource', {
+    getter(this: FastifyRequest): string {
+      return clientAddress(this.ip, this.headers['x-forwarded-for']);
+    },
+  });
   // Only JSON bodies; text/plain's default parser is gone.
   app.removeContentTypeParser('text/plain');
 
@@ -132,7 +155,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
     const bearer = bearerOf(request);
     let actor: Actor;
     if (bearer !== undefined) {
-      actor = await auth.authenticate({ bearer, source: request.ip, requestId: request.id });
+      actor = await auth.authenticate({ bearer, source: request.rampartSource, requestId: request.id });
     } else if (deps.sessions && typeof request.headers.cookie === 'string') {
       // Browser session cookie; state-changing methods also need the session's CSRF token.
       const csrf = request.headers['x-csrf-token'];
@@ -140,7 +163,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
         cookie: request.headers.cookie,
         method: request.method,
         csrf: typeof csrf === 'string' ? csrf : undefined,
-        source: request.ip,
+        source: request.rampartSource,
         requestId: request.id,
       });
     } else {
@@ -185,6 +208,8 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
       request.log.error({ err: e }, 'admin request failed');
     }
     if (status === 401) reply.header('www-authenticate', 'Bearer');
+    // Every 429 says when to come back (RFC 9110 section 10.2.3); a limit that cannot name it asks for a minute.
+    if (status === 429) reply.header('retry-after', String(isRampartError(e) && e.retryAfterSeconds !== undefined ? e.retryAfterSeconds : 60));
     reply.code(status).type('application/json; charset=utf-8');
     await reply.send(body);
   }
@@ -200,7 +225,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
       await audit.record({
         action: def.audit ?? 'admin.access',
         actor: { type: actor.type, id: actor.id },
-        source: request.ip,
+        source: request.rampartSource,
         requestId: request.id,
         outcome: 'denied',
         details: { route: routeKey(def), permission: def.permission },
@@ -220,6 +245,15 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
     return payload;
   });
 
+  if (deps.metrics) {
+    const metrics = deps.metrics;
+    app.addHook('onResponse', async (request, reply) => {
+      const config = (request.routeOptions.config ?? {}) as RouteConfig & { scim?: boolean };
+      const m = config.metrics ?? unmatchedMetrics(metrics, request.method, config.scim === true ? request.routeOptions.url : undefined);
+      m.observe(reply.statusCode, reply.elapsedTime / 1000);
+    });
+  }
+
   app.setErrorHandler(async (err, request, reply) => {
     await sendError(request, reply, err);
   });
@@ -230,7 +264,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
   });
 
   for (const def of ROUTES) {
-    const config: RouteConfig = { rampart: def };
+    const config: RouteConfig = { rampart: def, ...(deps.metrics ? { metrics: deps.metrics.adminRoute(def.url, def.method) } : {}) };
     app.route({
       method: def.method,
       url: def.url,
@@ -262,7 +296,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<FastifyI
           body: request.body as never,
           services,
           routes: ROUTES,
-          request: { source: request.ip, requestId: request.id, cookie: typeof request.headers.cookie === 'string' ? request.headers.cookie : undefined },
+          request: { source: request.rampartSource, requestId: request.id, cookie: typeof request.headers.cookie === 'string' ? request.headers.cookie : undefined },
         });
         if (out.headers) reply.headers(out.headers);
         reply.code(out.status);

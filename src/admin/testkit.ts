@@ -114,6 +114,8 @@ export async function createTestStack(opts: {
   roleSync?: IdpRoleSync;
   /** Also open device groups and fleet-wide actions (src/core/fleet.ts), gated like serve.ts does. */
   fleet?: boolean;
+  /** RAMPART_TRUST_PROXY: reverse proxies whose X-Forwarded-For is believed. */
+  trustProxy?: string[];
 } = {}): Promise<TestStack> {
   const opened = await openSqliteStorage(':memory:');
   await opened.migrate();
@@ -190,6 +192,7 @@ export async function createTestStack(opts: {
     health: opts.health ?? (async () => ({ status: 'ok' })),
     auditLog: createAuditReadService({ store: audit.log.store, audit }),
     ...(opts.limits ? { limits: opts.limits } : {}),
+    ...(opts.trustProxy ? { trustProxy: opts.trustProxy } : {}),
   };
   const app = await createAdminServer(adminDeps);
   const first = await createFirstAdmin(storage, 'root', { now });

@@ -14,6 +14,7 @@ import type { BulkService } from '../bulk/service.ts';
 import type { InvitationService } from '../enroll/invitations.ts';
 import type { CaService } from '../enroll/ca-admin.ts';
 import type { AuditReadService } from '../audit/service.ts';
+import type { Metrics } from '../core/metrics.ts';
 import type { StaffDirectory } from '../directory/staff.ts';
 import type { GroupService as StaffGroupService } from '../directory/groups.ts';
 
@@ -53,6 +54,8 @@ export interface AdminServices {
   /** Invitations and the CA (src/enroll); the routes answer 503 without them. */
   enrollment?: { invitations: InvitationService; ca: CaService };
   auditLog: AuditReadService;
+  /** Prometheus metrics of this node (src/core/metrics.ts); GET /metrics answers 404 without them. */
+  metrics?: Pick<Metrics, 'render' | 'adminRoute'>;
   /** The staff directory (src/directory); routes answer 503 without it. */
   directory?: StaffDirectory;
   /** The pii.export job behind its approval gate (src/directory/export.ts). */
@@ -69,6 +72,8 @@ export interface AdminServerDeps extends AdminServices {
   scimGroups?: StaffGroupService;
   audit: AuditRecorder;
   logger?: Logger;
+  /** CIDRs of reverse proxies whose X-Forwarded-For is believed (RAMPART_TRUST_PROXY); default none. */
+  trustProxy?: readonly string[];
   limits?: {
     /** Largest request body on any route, bytes (default 1 MiB). */
     bodyBytes?: number;

@@ -407,10 +407,20 @@ describe('rate limits on destructive actions', () => {
   it('without four-eyes for erase the limit answers 429 directly', async () => {
     const st = await stack({ authz: { approvals: { actions: [] }, rateLimits: { 'command.erase': { limit: 1, windowMinutes: 60 } } } });
     await st.addDevice('D1');
+    await st.addDevice('D2');
     assert.equal((await call(st, st.rootToken, 'POST', '/api/v1/commands', erase(['D1']))).statusCode, 201);
+    st.clock.now = new Date(st.clock.now.getTime() + 10 * 60_000 + 500);
     const res = await call(st, st.rootToken, 'POST', '/api/v1/commands', erase(['D1']));
     assert.equal(res.statusCode, 429);
     assert.deepEqual(res.json(), { error: 'rate_limited', message: 'rate limit exceeded' });
+    // The first erase leaves the 60-minute window in 49 min 59.5 s: rounded up.
+    assert.equal(res.headers['retry-after'], '3000');
+    // Two devices at once can never fit a limit of one: the whole window.
+    const both = await call(st, st.rootToken, 'POST', '/api/v1/commands', erase(['D1', 'D2']));
+    assert.equal(both.statusCode, 429);
+    assert.equal(both.headers['retry-after'], '3600');
+    st.clock.now = new Date(st.clock.now.getTime() + 3000 * 1000);
+    assert.equal((await call(st, st.rootToken, 'POST', '/api/v1/commands', erase(['D1']))).statusCode, 201, 'allowed again when Retry-After said');
   });
 });
 

@@ -33,6 +33,7 @@ export const PERMISSION_CATALOGUE: Readonly<Record<string, string>> = Object.fre
   'tokens.manage': 'Create API tokens; list and revoke the tokens of other administrators',
   'sessions.manage': 'List and revoke the sessions of other administrators',
   'approvals.decide': 'Approve or deny actions waiting for a second administrator',
+  'metrics.read': 'Scrape the Prometheus metrics (GET /metrics on the admin listener)',
 });
 
 export const PERMISSION_NAMES: readonly string[] = Object.freeze(Object.keys(PERMISSION_CATALOGUE));
@@ -66,13 +67,19 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = Object.freeze([
   {
     name: 'device-admin',
     description: 'Profiles, apps, wipe, groups and enrollment invitations',
-    permissions: ['devices.read', 'commands.read', 'commands.send', 'commands.cancel', 'commands.bulk', 'groups.read', 'groups.manage', 'enroll.invite', 'ca.read', 'staff.read'],
+    permissions: ['devices.read', 'commands.read', 'commands.send', 'commands.cancel', 'commands.bulk', 'groups.read', 'groups.manage', 'enroll.invite', 'ca.read', 'staff.read', 'metrics.read'],
     builtIn: true,
   },
   {
     name: 'security-officer',
     description: 'Audit log, alerts and incidents, access accounting, approvals',
-    permissions: ['audit.read', 'devices.read', 'commands.read', 'ca.read', 'pii.access.read', 'admins.read', 'approvals.decide', 'staff.read'],
+    permissions: ['audit.read', 'devices.read', 'commands.read', 'ca.read', 'pii.access.read', 'admins.read', 'approvals.decide', 'staff.read', 'metrics.read'],
+    builtIn: true,
+  },
+  {
+    name: 'monitoring',
+    description: 'Scrape the Prometheus metrics (for the API token of a scraper)',
+    permissions: ['metrics.read'],
     builtIn: true,
   },
   {

@@ -3,7 +3,7 @@
 // even when the action was approved. A refusal is put on record.
 import type { AuditRecorder } from '../audit/types.ts';
 import type { Actor } from '../services/types.ts';
-import { RampartError } from '../lib/errors.ts';
+import { rateLimited } from '../lib/errors.ts';
 import type { RateLimit } from './config.ts';
 import type { AuthzStore } from './store.ts';
 import { actorEvent } from './audit.ts';
@@ -15,7 +15,7 @@ export interface RateLimiter {
 }
 
 export function createRateLimiter(deps: {
-  store: Pick<AuthzStore, 'consumeRate'>;
+  store: Pick<AuthzStore, 'consumeRate' | 'rateFreesAt'>;
   audit: AuditRecorder;
   limits: Readonly<Record<string, RateLimit>>;
   now: () => Date;
@@ -28,13 +28,17 @@ export function createRateLimiter(deps: {
       const windowStart = new Date(now.getTime() - limit.windowMinutes * 60_000).toISOString();
       const principal = principalOf(actor);
       if (await deps.store.consumeRate(principal, action, units, limit.limit, windowStart, now.toISOString())) return;
+      // Retry-After: when enough counted units have left the window (the whole window when waiting cannot help).
+      const windowMs = limit.windowMinutes * 60_000;
+      const freesAt = await deps.store.rateFreesAt(principal, action, units, limit.limit, windowStart);
+      const retryAfterMs = freesAt === null ? windowMs : Date.parse(freesAt) + windowMs - now.getTime();
       await deps.audit.record(actorEvent(actor, {
         action: 'ratelimit.exceeded',
         outcome: 'denied',
         target: { type: 'admin', id: principal },
-        details: { limited: action, units, limit: limit.limit, windowMinutes: limit.windowMinutes },
+        details: { limited: action, units, limit: limit.limit, windowMinutes: limit.windowMinutes, retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) },
       }));
-      throw new RampartError('rate_limited', 'rate limit exceeded', `${action} for ${principal}`);
+      throw rateLimited('rate limit exceeded', retryAfterMs, `${action} for ${principal}`);
     },
   };
 }

@@ -118,5 +118,18 @@ export function runAuthzStoreConformance(name: string, open: OpenForTest): void 
       const got = await Promise.all(Array.from({ length: 10 }, () => store.consumeRate('carol', 'x.y', 1, 4, T0, later(1))));
       assert.equal(got.filter(Boolean).length, 4);
     });
+
+    it('rate: after a refusal, names the event whose leaving the window makes room', async () => {
+      assert.ok(await store.consumeRate('dave', 'command.erase', 1, 3, T0, later(1)));
+      assert.ok(await store.consumeRate('dave', 'command.erase', 1, 3, T0, later(2)));
+      assert.ok(await store.consumeRate('dave', 'command.erase', 1, 3, T0, later(3)));
+      assert.ok(!(await store.consumeRate('dave', 'command.erase', 1, 3, T0, later(4))));
+      assert.equal(Date.parse((await store.rateFreesAt('dave', 'command.erase', 1, 3, T0))!), Date.parse(later(1)));
+      assert.equal(Date.parse((await store.rateFreesAt('dave', 'command.erase', 2, 3, T0))!), Date.parse(later(2)));
+      assert.equal(Date.parse((await store.rateFreesAt('dave', 'command.erase', 3, 3, T0))!), Date.parse(later(3)));
+      assert.equal(await store.rateFreesAt('dave', 'command.erase', 4, 3, T0), null, 'more than the limit never fits');
+      // Only events inside the window count.
+      assert.equal(Date.parse((await store.rateFreesAt('dave', 'command.erase', 2, 3, later(1)))!), Date.parse(later(2)));
+    });
   });
 }

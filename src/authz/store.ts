@@ -142,6 +142,12 @@ export interface AuthzStore {
    * within the window starting at `windowStart`; true when counted.
    */
   consumeRate(principal: string, action: string, units: number, limit: number, windowStart: string, now: string): Promise<boolean>;
+  /**
+   * After a refusal: the time of the counted event whose leaving the window
+   * makes room for `units` (retry at that time + the window length), or null
+   * when waiting cannot help (units above the limit).
+   */
+  rateFreesAt(principal: string, action: string, units: number, limit: number, windowStart: string): Promise<string | null>;
 }
 
 export function createAuthzStore(db: Kysely<NoTables>, backend: StorageBackend): AuthzStore {
@@ -306,6 +312,19 @@ export function createAuthzStore(db: Kysely<NoTables>, backend: StorageBackend):
         await trx.deleteFrom('authz_rate_events').where('principal', '=', principal).where('action', '=', action).where('at', '<=', isoIn(windowStart)).execute();
         return true;
       });
+    },
+    async rateFreesAt(principal, action, units, limit, windowStart) {
+      if (units > limit) return null;
+      const rows = await k.selectFrom('authz_rate_events').select(['at', 'units'])
+        .where('principal', '=', principal).where('action', '=', action).where('at', '>', isoIn(windowStart))
+        .orderBy('at').orderBy('id').execute();
+      let counted = rows.reduce((n, r) => n + numOut(r.units), 0);
+      if (counted + units <= limit) return isoOut(isoIn(windowStart));
+      for (const r of rows) {
+        counted -= numOut(r.units);
+        if (counted + units <= limit) return isoOut(r.at);
+      }
+      return null;
     },
   };
 }

@@ -37,6 +37,9 @@ test('invalid settings are named', () => {
     [{ RAMPART_MAX_BODY_BYTES: '12abc' }, 'RAMPART_MAX_BODY_BYTES'],
     [{ RAMPART_PROXY_CLIENT_CERT_HEADER: 'Client-Cert' }, 'RAMPART_TRUSTED_PROXIES'],
     [{ RAMPART_TRUSTED_PROXIES: '10.0.0.1,nope' }, 'RAMPART_TRUSTED_PROXIES'],
+    [{ RAMPART_TRUST_PROXY: '10.0.0.0/8,nope' }, 'RAMPART_TRUST_PROXY'],
+    [{ RAMPART_TRUST_PROXY: '10.0.0.0/33' }, 'RAMPART_TRUST_PROXY'],
+    [{ RAMPART_TRUST_PROXY: '0.0.0.0/0' }, 'RAMPART_TRUST_PROXY'],
     [{ RAMPART_LOG_LEVEL: 'loud' }, 'RAMPART_LOG_LEVEL'],
     [{ RAMPART_TLS_CERT: '/x.pem' }, 'RAMPART_TLS_KEY'],
   ];
@@ -47,6 +50,15 @@ test('invalid settings are named', () => {
       `expected ${setting} to be named for ${JSON.stringify(env)}`,
     );
   }
+});
+
+test('admin reverse proxies (RAMPART_TRUST_PROXY): none by default; CIDRs or addresses, from the environment or a file list', () => {
+  assert.deepEqual(loadConfig({ ...base, env: {}, dev: true }).trustProxy, []);
+  assert.deepEqual(loadConfig({ ...base, env: { RAMPART_TRUST_PROXY: '10.0.0.0/8, 192.0.2.7 ,2001:db8::/32' }, dev: true }).trustProxy, ['10.0.0.0/8', '192.0.2.7', '2001:db8::/32']);
+  const dir = mkdtempSync(path.join(tmpdir(), 'rampart-config-'));
+  const file = path.join(dir, 'rampart.json');
+  writeFileSync(file, JSON.stringify({ trustProxy: ['127.0.0.1/32'] }));
+  assert.deepEqual(loadConfig({ ...base, file, env: {}, dev: true }).trustProxy, ['127.0.0.1/32']);
 });
 
 test('production mode requires a TLS certificate', () => {

@@ -5,6 +5,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { parseCidr } from '../authz/cidr.ts';
 import { AuthzConfigError, parseAuthzConfig, type AuthzConfig } from '../authz/config.ts';
 import { IdentityConfigError, parseIdentityConfig } from '../identity/config.ts';
 import type { IdentityConfig } from '../identity/config.ts';
@@ -41,6 +42,8 @@ export interface Config {
   proxyClientCertHeader: string | undefined;
   /** Addresses of proxies allowed to set that header. */
   trustedProxies: string[];
+  /** CIDRs of reverse proxies in front of the admin API whose X-Forwarded-For is believed (none by default). */
+  trustProxy: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Development mode: generated CA and TLS certificate, loopback device listener. */
   dev: boolean;
@@ -77,6 +80,7 @@ const ENV: Record<string, keyof FileConfig> = {
   RAMPART_MAX_PLIST_DEPTH: 'maxPlistDepth',
   RAMPART_PROXY_CLIENT_CERT_HEADER: 'proxyClientCertHeader',
   RAMPART_TRUSTED_PROXIES: 'trustedProxies',
+  RAMPART_TRUST_PROXY: 'trustProxy',
   RAMPART_LOG_LEVEL: 'logLevel',
   RAMPART_AUTHZ: 'authz',
   RAMPART_IDENTITY: 'identity',
@@ -98,6 +102,7 @@ type FileConfig = {
   maxPlistDepth?: number | string;
   proxyClientCertHeader?: string;
   trustedProxies?: string | string[];
+  trustProxy?: string | string[];
   logLevel?: string;
   authz?: unknown;
   /** Object in the file; JSON text in RAMPART_IDENTITY. */
@@ -212,6 +217,15 @@ function validate(c: FileConfig, ctx: { dev: boolean; cwd: string; env: NodeJS.P
   if (proxyClientCertHeader !== undefined && trustedProxies.length === 0) {
     throw new ConfigError(FILE_SETTING.trustedProxies!, 'required when RAMPART_PROXY_CLIENT_CERT_HEADER is set');
   }
+  const trustProxyList = c.trustProxy === undefined ? [] : Array.isArray(c.trustProxy) ? c.trustProxy : String(c.trustProxy).split(',');
+  if (!trustProxyList.every((p) => typeof p === 'string')) throw new ConfigError(FILE_SETTING.trustProxy!, 'must be a list of CIDRs');
+  const trustProxy = trustProxyList.map((p) => p.trim()).filter((p) => p !== '');
+  if (trustProxy.length > 64) throw new ConfigError(FILE_SETTING.trustProxy!, 'at most 64 networks');
+  for (const p of trustProxy) {
+    const cidr = parseCidr(p);
+    if (!cidr) throw new ConfigError(FILE_SETTING.trustProxy!, `"${p}" is not an IP address or CIDR`);
+    if (cidr.prefix === 0) throw new ConfigError(FILE_SETTING.trustProxy!, `"${p}" would trust every address`);
+  }
   const logLevel = (str(c.logLevel, 'logLevel') ?? 'info') as Config['logLevel'];
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError(FILE_SETTING.logLevel!, 'must be one of fatal, error, warn, info, debug, trace, silent');
@@ -248,6 +262,7 @@ function validate(c: FileConfig, ctx: { dev: boolean; cwd: string; env: NodeJS.P
     maxPlistDepth,
     proxyClientCertHeader,
     trustedProxies,
+    trustProxy,
     logLevel,
     dev: ctx.dev,
     audit: parseAuditConfig(c, { dataDir, cwd: ctx.cwd }, (setting, message) => {

@@ -27,6 +27,8 @@ export interface DevicePlaneDeps {
   identities?: IdentityRebinder;
   /** Serialises a device's result recording across nodes (src/cluster/device-lock.ts). */
   serialize?: <T>(deviceId: string, fn: () => Promise<T>) => Promise<T>;
+  /** Request and result counters (src/core/metrics.ts). */
+  metrics?: GatewayLinkDeps['metrics'];
 }
 
 export function createDevicePlane(d: DevicePlaneDeps): GatewayLink {
@@ -49,5 +51,6 @@ export function createDevicePlane(d: DevicePlaneDeps): GatewayLink {
     audit: d.audit,
     limits: d.limits,
     log: d.log,
+    ...(d.metrics ? { metrics: d.metrics } : {}),
   });
 }

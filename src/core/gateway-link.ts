@@ -11,6 +11,7 @@ import type { CheckinService } from '../services/checkin.ts';
 import type { ConnectService } from '../services/connect.ts';
 import type { MdmReply, RequestContext } from '../services/device-identity.ts';
 import { toCheckinInput, toConnectInput } from './device-input.ts';
+import type { DeviceOutcome, Metrics } from './metrics.ts';
 
 export interface IdentityVerifier {
   /** Verifies a detached signature over body; returns the signer certificate's SHA-256 (hex). Throws on failure. */
@@ -26,6 +27,8 @@ export interface GatewayLinkDeps {
   audit: AuditRecorder;
   limits: { maxBodyBytes: number; maxPlistDepth: number };
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  /** Counts each request by message type and outcome, and device results (src/core/metrics.ts). */
+  metrics?: Pick<Metrics, 'device' | 'commands'>;
 }
 
 /** An error answer with the fixed body for its status. */
@@ -40,7 +43,11 @@ export const fixed = (id: number, status: number): ResponseMessage => ({
 export function createGatewayLink(deps: GatewayLinkDeps) {
   const { audit, log } = deps;
 
+  const metrics = deps.metrics;
+  const outcomeOf = (status: number): DeviceOutcome => (status < 400 ? 'ok' : status < 500 ? 'refused' : 'error');
+
   async function integrityViolation(req: MdmRequest, reason: string): Promise<ResponseMessage> {
+    metrics?.device(req.endpoint === 'checkin' ? 'checkin' : 'connect', 'other', 'integrity_violation');
     log.error({ requestId: req.requestId, reason }, 'gateway integrity violation');
     await audit.record({
       action: 'gateway.integrity_violation',
@@ -51,6 +58,19 @@ export function createGatewayLink(deps: GatewayLinkDeps) {
       details: { reason, endpoint: req.endpoint },
     });
     return fixed(req.id, 400);
+  }
+
+  function count(parsed: DeviceMessage, status: number): void {
+    const outcome = outcomeOf(status);
+    if (parsed.kind === 'checkin') {
+      metrics!.device('checkin', parsed.messageType, outcome);
+      return;
+    }
+    metrics!.device('connect', parsed.status, outcome);
+    if (outcome !== 'ok') return;
+    if (parsed.status === 'Acknowledged') metrics!.commands('acknowledged');
+    else if (parsed.status === 'NotNow') metrics!.commands('notnow');
+    else if (parsed.status === 'Error' || parsed.status === 'CommandFormatError') metrics!.commands('error');
   }
 
   function reply(id: number, r: MdmReply): ResponseMessage {
@@ -86,8 +106,10 @@ export function createGatewayLink(deps: GatewayLinkDeps) {
           parsed.kind === 'checkin'
             ? await deps.checkin.handle(toCheckinInput(parsed), ctx)
             : await deps.connect.handle(toConnectInput(parsed, body), ctx);
+        if (metrics) count(parsed, r.status);
         return reply(req.id, r);
       } catch (e) {
+        if (metrics) count(parsed, isRampartError(e) ? e.status : 500);
         if (isRampartError(e)) {
           if (e.status >= 500) log.error({ requestId: req.requestId, code: e.code, detail: e.detail }, 'device request failed');
           return fixed(req.id, e.status);

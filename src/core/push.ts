@@ -1,10 +1,10 @@
 // The core's push plane, wired once for serve.ts: the certificate service,
 // the outbox (own module migrations), the APNs client, a dispatcher and the
 // in-process re-push interval. Health turns "degraded" when the certificate
-// is missing, about to expire or expired; a gauge carries the seconds left.
+// is missing, about to expire or expired (the metrics gauge
+// rampart_push_certificate_expiry_seconds carries the seconds left).
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import client from 'prom-client';
 import type { Logger } from 'pino';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { Sealer } from '../services/checkin.ts';
@@ -16,6 +16,7 @@ import { createPushDispatcher, createRepushJob, everyInterval } from '../push/di
 import { PUSH_MIGRATION_TABLE, pushMigrations } from '../push/migrations.ts';
 import { createOutboxStore, type OutboxStore } from '../push/outbox.ts';
 import type { ApprovalGuard } from '../authz/types.ts';
+import type { Metrics } from './metrics.ts';
 
 export interface OpenedPush {
   certs: PushCertService;
@@ -30,18 +31,14 @@ export interface OpenedPush {
   stop(): Promise<void>;
 }
 
-let gauge: client.Gauge | undefined;
-function expiryGauge(): client.Gauge {
-  gauge ??= new client.Gauge({ name: 'rampart_push_certificate_expiry_seconds', help: 'Seconds until the APNs push certificate expires (negative: expired; absent: none uploaded)' });
-  return gauge;
-}
-
 export async function openPush(d: {
   opened: OpenedStorage; sealer: Sealer; audit: AuditRecorder; log: Logger; now: () => Date; env?: NodeJS.ProcessEnv;
   /** Several nodes: the caller runs `repush` as a leader job instead of an interval in this process. */
   repushElsewhere?: boolean;
   /** Four-eyes gate: a new push certificate is staged until approved ("push.certificate"). */
   gate?: ApprovalGuard;
+  /** Push results (src/core/metrics.ts). */
+  metrics?: Pick<Metrics, 'push'>;
 }): Promise<OpenedPush> {
   const config = loadPushConfig(d.env ?? process.env);
   await d.opened.migrateModule(PUSH_MIGRATION_TABLE, pushMigrations(d.opened.backend));
@@ -55,6 +52,7 @@ export async function openPush(d: {
     owner: `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`,
     now: d.now,
     log: d.log,
+    ...(d.metrics ? { onResult: (state: 'sent' | 'no_token' | 'invalid_token' | 'failed', rows: number) => d.metrics!.push(state, rows) } : {}),
   });
   dispatcher.start();
   const repush = createRepushJob({ outbox, now: d.now, afterMs: config.repushAfterMs, maxRounds: config.repushMaxRounds });
@@ -67,9 +65,6 @@ export async function openPush(d: {
   let lastWarn = 0;
   async function health(): Promise<'ok' | 'degraded'> {
     const s = await certs.status();
-    const g = expiryGauge();
-    if (s.notAfter) g.set(Math.round((Date.parse(s.notAfter) - d.now().getTime()) / 1000));
-    else g.reset();
     if (s.state === 'valid') return 'ok';
     if (Date.now() - lastWarn > 3_600_000) {
       lastWarn = Date.now();

@@ -26,6 +26,7 @@ import { openFleet } from './fleet.ts';
 import { createAuditReadService } from '../audit/service.ts';
 import { createDevicePlane } from './device-plane.ts';
 import { createRateCounter } from './rate-counter.ts';
+import { createMetrics, instrumentAudit, type MetricsSources } from './metrics.ts';
 import { superviseGateway, type GatewaySupervisor } from '../supervisor/gateway-process.ts';
 import type { InitMessage } from '../ipc/messages.ts';
 import { toPem } from '../pki/pem.ts';
@@ -97,8 +98,15 @@ async function startNode(
   await migrateInstallation(opened, { databaseUrl: config.databaseUrl, auditSqlitePath: path.join(config.dataDir, 'audit.db') });
   const keys = await openKeys(config);
   const { storage } = opened;
-  const audit: OpenedAudit = await openAudit(config, opened, keys.sealer, log);
-  undo.push(() => audit.close());
+  // Gauges read their values at scrape time from the modules opened below.
+  const sources: MetricsSources = {};
+  const metrics = createMetrics({ nodeId: config.nodeId, sources, now });
+  const openedAudit: OpenedAudit = await openAudit(config, opened, keys.sealer, log);
+  undo.push(() => openedAudit.close());
+  // Every service records through the instrumented recorder (appends and security events are counted).
+  const audit: OpenedAudit = { ...openedAudit, recorder: instrumentAudit(openedAudit.recorder, metrics) };
+  sources.auditSize = () => audit.log.store.size();
+  sources.lastCheckpointAt = async () => (await audit.log.store.latestCheckpoint())?.createdAt ?? null;
 
   if (await applyPendingRotation(storage.settings, now)) {
     await audit.recorder.record({ action: 'ca.rotate.applied', actor: { type: 'system', id: 'rampart' }, outcome: 'success', target: { type: 'ca', id: 'enrollment' } });
@@ -120,7 +128,12 @@ async function startNode(
     opened, storage, audit: audit.recorder, config: config.authz, now,
     groups: { groupsOf: (deviceId) => (membership.groups ? membership.groups.groupsOf(deviceId) : Promise.resolve([])) },
   });
-  const push = await openPush({ opened, sealer: keys.sealer, audit: audit.recorder, log, now, repushElsewhere: opened.backend === 'postgres', gate: authz.gate });
+  const push = await openPush({ opened, sealer: keys.sealer, audit: audit.recorder, log, now, repushElsewhere: opened.backend === 'postgres', gate: authz.gate, metrics });
+  sources.outboxDepth = () => push.outbox.backlog();
+  sources.pushCertificate = async () => {
+    const c = await push.certs.status();
+    return c.notAfter === null ? null : { notAfter: c.notAfter, state: c.state };
+  };
   registerPushExecutors(authz.gate, push.certs);
 
   const rejections = createRateCounter(20, 60_000);
@@ -144,6 +157,7 @@ async function startNode(
     newUuid: () => randomUUID(),
     pushOutbox: push.outbox,
     onPushQueued: () => push.wake(),
+    onEnqueued: (deviceIds: string[]) => metrics.commands('queued', deviceIds.length),
   };
   const commands = createCommandService({ ...commandDeps, scope: authz.scope, gate: authz.gate });
   // The bulk worker queues jobs already decided (permissions, four-eyes, rate
@@ -230,6 +244,8 @@ async function startNode(
     exportJob: runExport,
     exportDownload: (actor, id) => exportDownloads.download(actor, id),
     scimGroups: createGroupService({ db: opened.db, audit: audit.recorder }),
+    metrics,
+    trustProxy: config.trustProxy,
     health: async (): Promise<HealthReport> => {
       try {
         await storage.settings.get('health');
@@ -261,6 +277,7 @@ async function startNode(
     now,
     topic: () => topic,
     identities: enrollment.device,
+    metrics,
   });
   const init: InitMessage = {
     t: 'init',

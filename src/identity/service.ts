@@ -12,7 +12,7 @@ import type { Sealer } from '../services/checkin.ts';
 import type { Admin, AdminStore, ApiTokenStore } from '../storage/types.ts';
 import { hashToken, isTokenFormat } from '../admin/tokens.ts';
 import { hasPermission } from '../services/command-policy.ts';
-import { badRequest, conflict, forbidden, notFound, RampartError, unauthorized } from '../lib/errors.ts';
+import { badRequest, conflict, forbidden, notFound, rateLimited, unauthorized } from '../lib/errors.ts';
 import type { PasswordHasher } from './passwords.ts';
 import { checkPasswordPolicy } from './passwords.ts';
 import type { SessionManager } from './sessions.ts';
@@ -133,7 +133,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     const d = await deps.throttle.check(username, ctx.source, adminId, now());
     if (d.allowed) return;
     await record({ action: 'auth.login', actor: anonymous, outcome: 'denied', ...(adminId ? { target: adminTarget(adminId) } : {}), details: { stage, reason: 'throttled', scope: d.scope } }, ctx);
-    throw new RampartError('rate_limited', 'too many attempts, try again later', `retry after ${Math.ceil(d.retryAfterMs / 1000)} s`);
+    throw rateLimited('too many attempts, try again later', d.retryAfterMs, `retry after ${Math.ceil(d.retryAfterMs / 1000)} s`);
   }
 
   async function failed(username: string, adminId: string | undefined, ctx: RequestContext, details: { [k: string]: JsonValue }): Promise<never> {

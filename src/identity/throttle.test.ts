@@ -30,6 +30,7 @@ describe('login throttling', () => {
       const locked = await post(s, '/api/v1/auth/login', { username: 'alice', password: PW }, { ip: attacker });
       assert.equal(locked.statusCode, 429);
       assert.deepEqual(locked.json(), { error: 'rate_limited', message: 'too many attempts, try again later' });
+      assert.equal(locked.headers['retry-after'], '30', 'Retry-After names the lock');
       // The owner from elsewhere is not affected.
       advance(s, 30_000);
       assert.equal((await signIn(s, 'alice', PW, secret, { ip: '10.9.9.9' })).statusCode, 200);
@@ -39,12 +40,40 @@ describe('login throttling', () => {
       // After the lock (30 s) the attacker may try again, once, before a longer lock (60 s).
       advance(s, 31_000);
       assert.equal((await post(s, '/api/v1/auth/login', { username: 'alice', password: WRONG }, { ip: attacker })).statusCode, 401);
-      assert.equal((await post(s, '/api/v1/auth/login', { username: 'alice', password: PW }, { ip: attacker })).statusCode, 429);
+      const again = await post(s, '/api/v1/auth/login', { username: 'alice', password: PW }, { ip: attacker });
+      assert.equal(again.statusCode, 429);
+      assert.equal(again.headers['retry-after'], '60');
       advance(s, 45_000);
-      assert.equal((await post(s, '/api/v1/auth/login', { username: 'alice', password: PW }, { ip: attacker })).statusCode, 429);
+      const later = await post(s, '/api/v1/auth/login', { username: 'alice', password: PW }, { ip: attacker });
+      assert.equal(later.statusCode, 429);
+      assert.equal(later.headers['retry-after'], '15', 'the time left, not the whole lock');
       const lockouts = s.audit.events.filter((e) => e.action === 'auth.lockout');
       assert.ok(lockouts.length >= 2);
       assert.ok(s.audit.events.some((e) => e.action === 'auth.login' && e.outcome === 'denied' && e.details?.reason === 'throttled'));
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('Retry-After is the longest lock that applies (a pair lock ending first would only lead to another 429)', async () => {
+    const MIN = 60_000;
+    const s = await createTestStack({ throttle: {
+      ...DEFAULT_THROTTLE,
+      pair: { free: 2, baseLockMs: 10_000, maxLockMs: 10_000, windowMs: 60 * MIN },
+      source: { free: 2, baseLockMs: 100_000, maxLockMs: 100_000, windowMs: 60 * MIN },
+      account: { free: 100, baseLockMs: MIN, maxLockMs: MIN, windowMs: 60 * MIN },
+    } });
+    try {
+      await createAccount(s, 'erin', PW);
+      const ip = '192.0.2.44';
+      for (let i = 0; i < 2; i++) assert.equal((await post(s, '/api/v1/auth/login', { username: 'erin', password: WRONG }, { ip })).statusCode, 401);
+      const r = await post(s, '/api/v1/auth/login', { username: 'erin', password: PW }, { ip });
+      assert.equal(r.statusCode, 429);
+      assert.equal(r.headers['retry-after'], '100');
+      advance(s, 11_000);
+      const r2 = await post(s, '/api/v1/auth/login', { username: 'erin', password: PW }, { ip });
+      assert.equal(r2.statusCode, 429);
+      assert.equal(r2.headers['retry-after'], '89');
     } finally {
       await s.close();
     }

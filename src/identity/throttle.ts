@@ -86,6 +86,8 @@ export function createThrottle(store: Pick<IdentityStore, 'getThrottle' | 'putTh
     async check(username, source, adminId, now) {
       const st = await states(username, source);
       let known: boolean | undefined;
+      // The longest lock that applies: a retry before it ends is refused again (Retry-After names it).
+      let worst: { scope: ThrottleScope; remaining: number } | undefined;
       for (const s of scopes) {
         const r = st.get(s);
         if (!r || r.lockedUntil === null) continue;
@@ -96,9 +98,9 @@ export function createThrottle(store: Pick<IdentityStore, 'getThrottle' | 'putTh
             && (await store.isKnownSource(adminId, sourceHash(source), new Date(now.getTime() - policy.knownSourceMs).toISOString()));
           if (known) continue;
         }
-        return { allowed: false, scope: s, retryAfterMs: remaining };
+        if (!worst || remaining > worst.remaining) worst = { scope: s, remaining };
       }
-      return { allowed: true };
+      return worst ? { allowed: false, scope: worst.scope, retryAfterMs: worst.remaining } : { allowed: true };
     },
     async fail(username, source, now) {
       const k = keys(username, source);

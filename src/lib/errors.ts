@@ -35,14 +35,22 @@ export class RampartError extends Error {
   /** Operator-only detail: logged, never sent to a client. */
   readonly detail: string | undefined;
 
-  constructor(code: ErrorCode, message: string, detail?: string) {
+  /** For rate_limited: whole seconds until a retry can succeed (sent as Retry-After). */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: ErrorCode, message: string, detail?: string, retryAfterSeconds?: number) {
     super(message);
     this.name = 'RampartError';
     this.code = code;
     this.status = STATUS[code];
     this.detail = detail;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
+
+/** 429 with the time until a retry can succeed (rounded up to whole seconds, at least 1). */
+export const rateLimited = (message: string, retryAfterMs: number, detail?: string): RampartError =>
+  new RampartError('rate_limited', message, detail, Math.max(1, Math.ceil(retryAfterMs / 1000)));
 
 export const badRequest = (message: string, detail?: string): RampartError =>
   new RampartError('bad_request', message, detail);

@@ -13,6 +13,7 @@ import { SecretBox, createKeyRing } from '../keys/secret-box.ts';
 import { runCli } from '../cli/program.ts';
 import { CERT_SETTING, TOPIC_SETTING, createPushCertService, type PushCertService } from './cert-service.ts';
 import { createLocalPushCertificate } from './local-apns.ts';
+import { opensslP12 } from '../pki/pkcs12-openssl.test.ts';
 
 const TOPIC = 'com.apple.mgmt.External.cert-service-test';
 
@@ -116,5 +117,48 @@ describe('push certificate management', () => {
     assert.equal(await runCli(['push', 'cert', 'show', '--json'], io), 0, e);
     assert.equal((JSON.parse(o) as { topic: string }).topic, TOPIC);
     assert.equal(await runCli(['push', 'cert', 'upload', '--cert', path.join(dir, 'missing.pem'), '--key', path.join(dir, 'k.pem')], io), 1);
+  });
+
+  it('upload of a .p12 via the API: clear 400s for a wrong password, bad base64 and mixed forms; the failure is on record', async () => {
+    const token = await s.tokenFor(['push.manage']);
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const post = (body: unknown) => app.inject({ method: 'POST', url: '/api/v1/push/certificate', headers, payload: JSON.stringify(body) });
+    const p12 = Buffer.from(opensslP12({ ...pair, password: 'keychain pw', args: ['-legacy'] })).toString('base64');
+    let res = await post({ p12, p12Password: 'Tr0ub4dor&3' });
+    assert.equal(res.statusCode, 400);
+    assert.deepEqual(res.json(), { error: 'bad_request', message: 'wrong PKCS#12 password or corrupted file' });
+    const ev = s.audit.events.at(-1)!;
+    assert.equal(ev.action, 'push.certificate.upload');
+    assert.equal(ev.outcome, 'failure');
+    assert.ok(!JSON.stringify(ev).includes('Tr0ub4dor'), 'the password is not on record');
+    res = await post({ p12: 'not base64!', p12Password: 'x' });
+    assert.equal(res.statusCode, 400);
+    res = await post({ p12, p12Password: 'keychain pw', certPem: pair.certPem });
+    assert.equal(res.statusCode, 400);
+    res = await post({ p12: Buffer.from('garbage!').toString('base64'), p12Password: 'x' });
+    assert.deepEqual(res.json(), { error: 'bad_request', message: 'invalid PKCS#12 file' });
+    res = await post({ p12, p12Password: 'keychain pw' });
+    assert.equal(res.statusCode, 201, res.body);
+    assert.equal((res.json() as { topic: string }).topic, TOPIC);
+    assert.match((await certs.current())!.cert.keyPem, /BEGIN PRIVATE KEY/);
+  });
+
+  it('rampart push certificate upload --p12 --password-file', async () => {
+    const token = await s.tokenFor(['push.manage']);
+    writeFileSync(path.join(dir, 'push.p12'), opensslP12({ ...pair, password: 'from a file' }));
+    writeFileSync(path.join(dir, 'pw.txt'), 'from a file\n');
+    let o = '';
+    let e = '';
+    const io = { stdout: { write: (x: string) => (o += x) }, stderr: { write: (x: string) => (e += x) }, env: { RAMPART_URL: url, RAMPART_TOKEN: token } };
+    assert.equal(await runCli(['push', 'certificate', 'upload', '--p12', path.join(dir, 'push.p12'), '--password-file', path.join(dir, 'pw.txt')], io), 0, e);
+    assert.match(o, /push certificate installed/);
+    e = '';
+    assert.equal(await runCli(['push', 'cert', 'upload', '--p12', path.join(dir, 'push.p12')], io), 1);
+    assert.match(e, /--password-file/);
+    assert.equal(await runCli(['push', 'cert', 'upload', '--p12', path.join(dir, 'push.p12'), '--password-file', path.join(dir, 'pw.txt'), '--cert', path.join(dir, 'c.pem')], io), 1);
+    writeFileSync(path.join(dir, 'bad.txt'), 'not it\n');
+    e = '';
+    assert.equal(await runCli(['push', 'cert', 'upload', '--p12', path.join(dir, 'push.p12'), '--password-file', path.join(dir, 'bad.txt')], io), 1);
+    assert.match(e, /wrong PKCS#12 password/);
   });
 });

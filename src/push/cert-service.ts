@@ -9,7 +9,7 @@ import type { ApprovalGuard } from '../authz/types.ts';
 import type { Actor } from '../services/types.ts';
 import type { SettingsStore } from '../storage/types.ts';
 import { conflict, isRampartError, notFound } from '../lib/errors.ts';
-import { certState, parsePushCertificate, type CertState, type PushCertificate } from './certificate.ts';
+import { certState, parsePushCertificate, parsePushCertificateP12, type CertState, type PushCertificate } from './certificate.ts';
 
 export const PUSH_MANAGE = 'push.manage';
 /** Settings key of the stored certificate record (JSON). */
@@ -43,12 +43,21 @@ export interface PushCertView {
   daysLeft: number;
 }
 
-export interface PushCertUpload {
+/** PEM certificate + key, or a PKCS#12 (.p12) file with its password. */
+export type PushCertUpload = (PemUpload | P12Upload) & {
+  /** Needed to replace a certificate with one of another topic (enrolled devices would stop answering pushes). */
+  allowTopicChange?: boolean;
+};
+
+export interface PemUpload {
   certPem: string;
   keyPem: string;
   keyPassphrase?: string;
-  /** Needed to replace a certificate with one of another topic (enrolled devices would stop answering pushes). */
-  allowTopicChange?: boolean;
+}
+
+export interface P12Upload {
+  p12: Uint8Array;
+  p12Password: string;
 }
 
 export interface PushCertServiceDeps {
@@ -131,7 +140,9 @@ export function createPushCertService(deps: PushCertServiceDeps) {
       await authorize(deps.audit, actor, PUSH_MANAGE, { action, target: { type: 'push_certificate', id: 'apns' } });
       let parsed: PushCertificate;
       try {
-        parsed = parsePushCertificate(input.certPem, input.keyPem, input.keyPassphrase !== undefined ? { keyPassphrase: input.keyPassphrase } : {});
+        parsed = 'p12' in input
+          ? parsePushCertificateP12(input.p12, input.p12Password)
+          : parsePushCertificate(input.certPem, input.keyPem, input.keyPassphrase !== undefined ? { keyPassphrase: input.keyPassphrase } : {});
         const now = deps.now();
         const state = certState(parsed, now, warnDays);
         if (state === 'expired') throw conflict('certificate has expired');

@@ -5,7 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { certState, parsePushCertificate, topicOf } from './certificate.ts';
+import { certState, parsePushCertificate, parsePushCertificateP12, topicOf } from './certificate.ts';
+import { opensslP12 } from '../pki/pkcs12-openssl.test.ts';
 import { createLocalPushCertificate } from './local-apns.ts';
 import { fromPem } from '../pki/pem.ts';
 
@@ -55,6 +56,20 @@ describe('push certificate', () => {
     const enc = createPrivateKey(keyPem).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }).toString();
     assert.throws(() => parsePushCertificate(certPem, enc), /invalid private key/);
     assert.equal(parsePushCertificate(certPem, enc, { keyPassphrase: 'pw' }).topic, TOPIC);
+  });
+
+  it('reads a .p12 made by openssl pkcs12 -export (default and -legacy) with the same checks as PEM', async () => {
+    const pair = await createLocalPushCertificate({ topic: TOPIC });
+    const pem = parsePushCertificate(pair.certPem, pair.keyPem);
+    for (const args of [[], ['-legacy']]) {
+      const c = parsePushCertificateP12(opensslP12({ ...pair, password: 'secret', args }), 'secret');
+      assert.equal(c.topic, TOPIC);
+      assert.equal(c.sha256, pem.sha256);
+      assert.equal(c.keyPem, pem.keyPem);
+    }
+    assert.throws(() => parsePushCertificateP12(opensslP12({ ...pair, password: 'secret' }), 'nope'), /wrong PKCS#12 password/);
+    const notPush = await createLocalPushCertificate({ topic: 'org.example.not-mdm' });
+    assert.throws(() => parsePushCertificateP12(opensslP12({ ...notPush, password: 'x' }), 'x'), /not an MDM push certificate/);
   });
 
   it('states: valid, expiring within the warning window, expired, not yet valid', () => {

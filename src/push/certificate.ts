@@ -6,6 +6,7 @@ import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { badRequest } from '../lib/errors.ts';
 import { fromPem, sha256Hex, toPem } from '../pki/pem.ts';
 import * as x509 from '../pki/x509.ts';
+import { readPkcs12 } from '../pki/pkcs12.ts';
 
 /** OID of the userId (UID) attribute, which carries the push topic. */
 export const UID_OID = '0.9.2342.19200300.100.1.1';
@@ -58,6 +59,16 @@ export function parsePushCertificate(certPem: string, keyPem: string, opts: { ke
     sha256: sha256Hex(der),
     issuer: cert.issuer.replace(/\n/g, ', '),
   };
+}
+
+/**
+ * Parses and validates a PKCS#12 (.p12) export of the push certificate with
+ * its key (macOS Keychain, openssl pkcs12 -export; PBES2/AES, 3DES or RC2).
+ * Throws RampartError('bad_request') with a fixed message.
+ */
+export function parsePushCertificateP12(p12: Uint8Array, password: string): PushCertificate {
+  const id = readPkcs12(p12, password);
+  return parsePushCertificate(toPem('CERTIFICATE', id.certDer), toPem('PRIVATE KEY', id.keyDer));
 }
 
 /** The push topic: the subject's UID attribute when it is com.apple.mgmt.*. */

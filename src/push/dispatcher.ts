@@ -17,6 +17,8 @@ export interface DispatcherDeps {
   owner: string;
   now: () => Date;
   log: { warn(o: object, m: string): void; error(o: object, m: string): void };
+  /** Called with each device's push result and the number of outbox rows it settles (metrics). */
+  onResult?: (state: Completion['state'], rows: number) => void;
   /** Rows per claim (default 1000). */
   batchSize?: number;
   /** Claims processed at once (default 4). */
@@ -98,6 +100,7 @@ export function createPushDispatcher(deps: DispatcherDeps) {
       const counter = state === 'sent' ? 'sent' : state === 'invalid_token' ? 'invalidToken' : state === 'no_token' ? 'noToken' : 'failed';
       report[counter] += list.length;
       totals[counter] += list.length;
+      deps.onResult?.(state, list.length);
       for (const r of list) done.push(reason !== undefined ? { id: r.id, state, reason } : { id: r.id, state });
     }));
     const changed = await deps.outbox.complete(deps.owner, done, deps.now().toISOString());

@@ -117,12 +117,12 @@ export async function registerScim(app: FastifyInstance, deps: ScimDeps): Promis
         if (token === undefined) throw new ScimError(401, undefined, 'unauthorized');
         let actor: Actor;
         try {
-          actor = await deps.auth.authenticate({ bearer: token, source: req.ip, requestId: req.id });
+          actor = await deps.auth.authenticate({ bearer: token, source: req.rampartSource, requestId: req.id });
         } catch {
           throw new ScimError(401, undefined, 'unauthorized');
         }
         if (!hasPermission(actor, 'scim.provision')) {
-          await deps.audit.record({ action: 'scim.access', actor: { type: actor.type, id: actor.id }, source: req.ip, requestId: req.id, outcome: 'denied', details: { permission: 'scim.provision' } });
+          await deps.audit.record({ action: 'scim.access', actor: { type: actor.type, id: actor.id }, source: req.rampartSource, requestId: req.id, outcome: 'denied', details: { permission: 'scim.provision' } });
           throw new ScimError(403, undefined, 'forbidden');
         }
         req.scimActor = actor;

@@ -83,6 +83,7 @@ export const KNOWN_SCOPES: readonly string[] = [
   'tokens.manage',
   'sessions.manage',
   'approvals.decide',
+  'metrics.read',
 ];
 
 export function isKnownScope(scope: string): boolean {

@@ -46,6 +46,17 @@ test('fleet-wide lock: queued, pushed through the local APNs server, devices wak
     assert.equal(sim.stats.pushes, 40);
     assert.equal(sim.stats.failures, 0);
     assert.equal(sim.stats.commands, 40);
+    // The metrics saw the same: 40 rows pushed, none failed, the outbox drained, 40 queued and acknowledged.
+    const res = await fetch(`${server.adminUrl}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    const metric = (re: RegExp): number => Number(re.exec(text)?.[1]);
+    assert.equal(metric(/^rampart_pushes_total\{result="sent",node="[^"]+"\} (\S+)$/m), 40);
+    assert.equal(metric(/^rampart_pushes_total\{result="failed",node="[^"]+"\} (\S+)$/m), 0);
+    assert.equal(metric(/^rampart_push_outbox_depth\{node="[^"]+"\} (\S+)$/m), 0);
+    assert.equal(metric(/^rampart_commands_total\{event="queued",node="[^"]+"\} (\S+)$/m), 40);
+    assert.equal(metric(/^rampart_commands_total\{event="acknowledged",node="[^"]+"\} (\S+)$/m), 40);
+    assert.ok(metric(/^rampart_push_certificate_expiry_seconds\{state="valid",node="[^"]+"\} (\S+)$/m) > 0);
   } finally {
     await sim.close();
     await stopServerProcess(server);

@@ -12,6 +12,7 @@ import { bulkCommandRoute, bulkProgressRoute } from './bulk.ts';
 import { createInvitationRoute, listInvitationsRoute, revokeInvitationRoute, rotateCaRoute, showCaRoute } from './enrollment.ts';
 import { AUDIT_ROUTES } from './audit.ts';
 import { STAFF_ROUTES } from './staff.ts';
+import { metricsRoute } from './metrics.ts';
 
 /** "METHOD url" of the only routes reachable without a token. */
 export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([
@@ -86,4 +87,8 @@ export const ROUTES: readonly AnyRoute[] = [
   rotateCaRoute,
   ...AUDIT_ROUTES,
   ...STAFF_ROUTES,
+  metricsRoute,
 ] as AnyRoute[];
+
+/** Routes outside /api/v1/ (the conventional Prometheus path); still authenticated and permission-checked. */
+export const NON_API_ROUTES: ReadonlySet<string> = new Set(['GET /metrics']);
