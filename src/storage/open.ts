@@ -50,8 +50,8 @@ export interface OpenedStorage {
 }
 
 export async function openSqliteStorage(path: string): Promise<OpenedStorage> {
-  const { db, raw, close } = openSqliteDatabase<StorageTables>(path);
-  const storage = createSqlStorage(db, sqliteBackend, close, createSqliteFastPath(raw));
+  const { db, raw, group, close } = openSqliteDatabase<StorageTables>(path);
+  const storage = createSqlStorage(db, sqliteBackend, close, createSqliteFastPath(raw, group));
   const plain = db as unknown as Kysely<NoTables>;
   return Object.freeze({
     backend: 'sqlite' as const,

@@ -50,7 +50,8 @@ export interface FastPath {
   entry(deviceId: string, uuid: string): FastRow | undefined;
   /** Whether the device has anything deliverable (no transaction). */
   hasOpen(deviceId: string, skipNotNow: boolean): boolean;
-  /** next() in one immediate transaction: the entry row with payload and command columns, delivery counted. */
-  next(deviceId: string, skipNotNow: boolean, t: string): FastRow | undefined;
-  recordResultAndNext(input: FastRecordInput, skipNotNow: boolean): { outcome: 'recorded' | 'duplicate' | 'unknown'; next: FastRow | undefined };
+  /** next(): the entry row with payload and command columns, delivery counted; resolves once committed. */
+  next(deviceId: string, skipNotNow: boolean, t: string): Promise<FastRow | undefined>;
+  /** Records the result and picks the next entry in one transaction; resolves once committed. */
+  recordResultAndNext(input: FastRecordInput, skipNotNow: boolean): Promise<{ outcome: 'recorded' | 'duplicate' | 'unknown'; next: FastRow | undefined }>;
 }

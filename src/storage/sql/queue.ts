@@ -182,7 +182,7 @@ export class SqlQueueStore implements CommandQueueStore {
     const fast = this.#fast;
     if (fast?.idle()) {
       if (!fast.hasOpen(id, opts.skipNotNow)) return undefined;
-      return deliverable(fast.next(id, opts.skipNotNow, t));
+      return deliverable(await fast.next(id, opts.skipNotNow, t));
     }
     const statuses: QueueStatus[] = opts.skipNotNow ? ['pending'] : ['pending', 'not_now'];
     const any = await this.#db.selectFrom('command_queue').select('seq')
@@ -250,7 +250,7 @@ export class SqlQueueStore implements CommandQueueStore {
   ): Promise<{ outcome: RecordOutcome; next: DeliverableCommand | undefined }> {
     const input = recordInput(deviceId, uuid, status, result, now);
     if (this.#fast?.idle()) {
-      const r = this.#fast.recordResultAndNext(input, opts.skipNotNow);
+      const r = await this.#fast.recordResultAndNext(input, opts.skipNotNow);
       return { outcome: r.outcome, next: deliverable(r.next) };
     }
     return this.#db.transaction().execute(async (trx) => {

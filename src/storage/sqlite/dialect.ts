@@ -69,9 +69,11 @@ export function toSqliteValue(v: unknown): SQLInputValue {
 export class NodeSqliteConnection implements DatabaseConnection {
   readonly #db: DatabaseSync;
   readonly #cache = new Map<string, { stmt: StatementSync; reader: boolean }>();
+  readonly #beforeUse: (() => void) | undefined;
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, beforeUse?: () => void) {
     this.#db = db;
+    this.#beforeUse = beforeUse;
   }
 
   #prepare(sqlText: string): { stmt: StatementSync; reader: boolean } {
@@ -93,6 +95,7 @@ export class NodeSqliteConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    this.#beforeUse?.();
     const { stmt, reader } = this.#prepare(compiledQuery.sql);
     const params = compiledQuery.parameters.map(toSqliteValue);
     if (reader) {
@@ -110,6 +113,7 @@ export class NodeSqliteConnection implements DatabaseConnection {
     if (!SelectQueryNode.is(compiledQuery.query)) {
       throw new Error('node:sqlite driver only streams select queries');
     }
+    this.#beforeUse?.();
     const { stmt } = this.#prepare(compiledQuery.sql);
     // A statement being iterated must not be reused meanwhile: take it out of the cache.
     this.#cache.delete(compiledQuery.sql);
@@ -126,6 +130,8 @@ export class NodeSqliteConnection implements DatabaseConnection {
 export interface NodeSqliteDialectConfig {
   /** An open database; the driver closes it on Kysely#destroy(). */
   database: DatabaseSync;
+  /** Called before every statement Kysely runs (the commit group's flush: src/storage/sqlite/commit-group.ts). */
+  beforeUse?: () => void;
 }
 
 class NodeSqliteDriver implements Driver {
@@ -137,7 +143,7 @@ class NodeSqliteDriver implements Driver {
   }
 
   async init(): Promise<void> {
-    this.#connection = new NodeSqliteConnection(this.#config.database);
+    this.#connection = new NodeSqliteConnection(this.#config.database, this.#config.beforeUse);
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { sql } from 'kysely';
 import { openSqliteStorage, type OpenedStorage } from '../open.ts';
 
@@ -77,6 +78,21 @@ describe('sqlite fast path', () => {
     assert.equal(e?.notNowCount, 1);
     assert.equal(e?.deliveries, 2);
     assert.equal(e?.requestType, 'DeviceLock');
+  });
+
+  it('a Kysely statement while a commit group is open commits the group first', async () => {
+    await o.storage.devices.create('dev-g', { status: 'enrolled' }, T0);
+    await o.storage.queue.enqueue({ uuid: 'g1', requestType: 'DeviceLock', payload: payload('g1'), createdBy: 't' }, ['dev-g'], T0);
+    const pending = o.storage.queue.next('dev-g', { skipNotNow: true }, T0);
+    // The fast path's next() runs after its peek; let it reach the group.
+    await new Promise<void>((r) => queueMicrotask(r));
+    const other = new DatabaseSync(join(dir, 'f.db'));
+    const delivered = (): unknown => (other.prepare(`select count(*) as n from command_queue where command_uuid = 'g1' and deliveries = 1`).get() as { n: number }).n;
+    assert.equal(delivered(), 0, 'the group is not committed yet');
+    await sql`select 1`.execute(o.db);
+    assert.equal(delivered(), 1, 'committed before Kysely ran its statement');
+    other.close();
+    assert.equal((await pending)?.command.uuid, 'g1');
   });
 
   it('a failing statement inside the fast transaction rolls it back and leaves the connection usable', async () => {

@@ -6,21 +6,23 @@
 // recordResultAndNext() took ~218 µs through Kysely on tmpfs and ~60 µs here
 // (bench/core-path.ts measures the whole core path).
 //
-// Safety: a fast operation runs only when no transaction is open on the
-// connection (a Kysely transaction may be waiting between two of its
-// statements); its own transaction is BEGIN IMMEDIATE … COMMIT within one
-// synchronous call, so nothing can interleave with it. When a transaction is
-// open the caller uses the Kysely path, which waits for it as before.
+// Safety: a fast operation runs only when no transaction but our own commit
+// group's is open on the connection (a Kysely transaction may be waiting
+// between two of its statements); its statements run within one synchronous
+// call, in the commit group (src/storage/sqlite/commit-group.ts), which
+// resolves the operation only once its COMMIT is durable. When another
+// transaction is open the caller uses the Kysely path, which waits for it.
 // The statements are the same SQL the Kysely queries in src/storage/sql/
 // compile to, and the storage conformance suite runs on this path.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { RampartError } from '../../lib/errors.ts';
 import type { FastPath, FastRecordInput, FastRow } from '../sql/backend.ts';
+import type { CommitGroup } from './commit-group.ts';
 
 const ENTRY = `q.seq, q.device_id, q.command_uuid, q.status, q.queued_at, q.deliveries, q.last_delivered_at,
   q.result_at, q.result_raw, q.result_json, q.error_json, q.not_now_count, q.updated_at, c.request_type`;
 
-export function createSqliteFastPath(raw: DatabaseSync): FastPath {
+export function createSqliteFastPath(raw: DatabaseSync, group: CommitGroup): FastPath {
   const cache = new Map<string, StatementSync>();
   const st = (sqlText: string): StatementSync => {
     let s = cache.get(sqlText);
@@ -52,7 +54,8 @@ export function createSqliteFastPath(raw: DatabaseSync): FastPath {
     existing: 'select status, deliveries from command_queue where device_id = ? and command_uuid = ?',
   };
 
-  const idle = (): boolean => raw.isOpen && !raw.isTransaction;
+  // Free for us: no transaction, or only our own commit group's.
+  const idle = (): boolean => raw.isOpen && (!raw.isTransaction || group.open);
 
   function nextIn(id: string, skipNotNow: boolean, t: string): FastRow | undefined {
     for (let attempt = 0; attempt < 8; attempt++) {
@@ -75,25 +78,13 @@ export function createSqliteFastPath(raw: DatabaseSync): FastPath {
     return 'duplicate';
   }
 
-  function inTransaction<T>(fn: () => T): T {
-    raw.exec('begin immediate');
-    try {
-      const out = fn();
-      raw.exec('commit');
-      return out;
-    } catch (e) {
-      if (raw.isTransaction) raw.exec('rollback');
-      throw e;
-    }
-  }
-
   return {
     idle,
     device: (id) => st(SQL.device).get(id) as FastRow | undefined,
     entry: (id, uuid) => st(SQL.entry).get(id, uuid) as FastRow | undefined,
     hasOpen: (id, skipNotNow) => st(skipNotNow ? SQL.peekPending : SQL.peekOpen).get(id) !== undefined,
-    next: (id, skipNotNow, t) => inTransaction(() => nextIn(id, skipNotNow, t)),
-    recordResultAndNext: (i, skipNotNow) => inTransaction(() => {
+    next: (id, skipNotNow, t) => group.run(() => nextIn(id, skipNotNow, t)),
+    recordResultAndNext: (i, skipNotNow) => group.run(() => {
       const outcome = recordIn(i);
       return { outcome, next: nextIn(i.id, skipNotNow, i.t) };
     }),

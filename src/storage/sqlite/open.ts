@@ -6,6 +6,7 @@ import { dirname, basename, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Kysely } from 'kysely';
 import { NodeSqliteDialect } from './dialect.ts';
+import { createCommitGroup, type CommitGroup } from './commit-group.ts';
 
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
@@ -29,6 +30,8 @@ function ensureFile(path: string): void {
 export interface OpenedSqlite<DB> {
   db: Kysely<DB>;
   raw: DatabaseSync;
+  /** Group commit for synchronous writers on raw (the device plane's fast path). */
+  group: CommitGroup;
   /** Destroys the Kysely instance and closes the file (idempotent). */
   close(): Promise<void>;
 }
@@ -63,9 +66,11 @@ export function openSqliteDatabase<DB>(path: string): OpenedSqlite<DB> {
     throw e;
   }
   if (key) openFiles.add(key);
+  const group = createCommitGroup(raw);
   const db = new Kysely<DB>({
     dialect: new NodeSqliteDialect({
       database: raw,
+      beforeUse: group.flush,
     }),
   });
   const release = (): void => {
@@ -75,8 +80,10 @@ export function openSqliteDatabase<DB>(path: string): OpenedSqlite<DB> {
   return {
     db,
     raw,
+    group,
     close: async () => {
       try {
+        group.flush();
         await db.destroy();
       } finally {
         release();
