@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createTestStack, type TestStack } from '../admin/testkit.ts';
 import { runCli, type CliIo } from './program.ts';
+import type { Actor } from '../services/types.ts';
+
+const ROOT: Actor = { type: 'admin', id: 'root', permissions: new Set(['*']) };
 
 function io(env: Record<string, string | undefined>): CliIo & { out: () => string; err: () => string } {
   let o = '';
@@ -32,11 +35,24 @@ describe('rampart invite / ca against a running admin server', () => {
   it('invite create prints the one-time URL and a terminal QR code, and writes a PNG', async () => {
     const t = io(env);
     const png = path.join(dir, 'invite.png');
-    assert.equal(await runCli(['invite', 'create', '--staff', 'staff-42', '--expires-in-hours', '4', '--png', png], t), 0, t.err());
+    const staff = await s.directory.create(ROOT, { userName: 'jane@example.org', displayName: 'Jane' }, 'admin');
+    assert.equal(await runCli(['invite', 'create', '--staff', staff.id, '--expires-in-hours', '4', '--png', png], t), 0, t.err());
     assert.match(t.out(), /https:\/\/mdm\.test\/enroll\/[A-Za-z0-9_-]{43}\n/);
     assert.match(t.out(), /[▀▄█]/); // block characters of the QR code
     const bytes = readFileSync(png);
     assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  });
+
+  it('invite create refuses a staff member or device group that does not exist (400, on record, nothing stored)', async () => {
+    const before = (await s.enrollment.store.list({ limit: 1000 })).length;
+    for (const args of [['--staff', 'staff-42'], ['--group', 'grp_00000000000000000000000000000000']]) {
+      const t = io(env);
+      assert.equal(await runCli(['invite', 'create', '--no-qr', ...args], t), 1);
+      assert.match(t.err(), args[0] === '--staff' ? /unknown staff member/ : /unknown device group/);
+    }
+    assert.equal((await s.enrollment.store.list({ limit: 1000 })).length, before);
+    const ev = await s.audit.log.store.search({ action: 'enroll.invitation.create', limit: 10 });
+    assert.deepEqual(ev.filter((e) => e.outcome === 'failure').length, 2);
   });
 
   it('invite list and revoke', async () => {

@@ -18,6 +18,7 @@ import { createDevelopmentTls } from './tls.ts';
 import { loadOrCreateCa } from './ca.ts';
 import { registerEnrollmentExecutors, setupEnrollment } from '../enroll/setup.ts';
 import { applyPendingRotation } from '../enroll/ca-admin.ts';
+import type { InvitationReferences } from '../enroll/invitations.ts';
 import { openKeys } from './keys.ts';
 import { openAudit, type OpenedAudit } from './audit.ts';
 import { openPush } from './push.ts';
@@ -125,8 +126,10 @@ async function startNode(
 
   const rejections = createRateCounter(20, 60_000);
   let deviceBaseUrl = config.publicUrl;
+  // Invitations may name a staff member and a device group: looked up once those modules are open.
+  const references: InvitationReferences = {};
   const enrollment = await setupEnrollment({
-    opened, ca, sealer: keys.sealer, audit: audit.recorder, lookup: audit.log, now, log, rejections,
+    opened, ca, sealer: keys.sealer, audit: audit.recorder, lookup: audit.log, now, log, rejections, references,
     baseUrl: () => deviceBaseUrl,
     topic: () => topic,
     gate: authz.gate,
@@ -151,6 +154,8 @@ async function startNode(
   const jobCommands = createCommandService(commandDeps);
   const fleet = await openFleet({ opened, audit: audit.recorder, commands: jobCommands, gate: authz.gate, build: (input) => buildCommand(input), outbox: push.outbox, log, now });
   membership.groups = fleet.membership;
+  references.staffExists = (id) => staff.directory.exists(id);
+  references.groupExists = (id) => fleet.groupExists(id);
   registerCommandExecutors(authz.gate, commands, fleet.bulk);
   // Personal-data export: four-eyes approved, sealed to the requester's key, downloaded once.
   const exportGate = fourEyesExportGate(authz.gate, audit.recorder);

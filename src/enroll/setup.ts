@@ -10,7 +10,7 @@ import type { JsonValue } from '../audit/types.ts';
 import type { Actor } from '../services/types.ts';
 import { createCaService, previousCas, type CaService } from './ca-admin.ts';
 import { createDeviceEnrollmentService, type DeviceEnrollmentService } from './device-enrollment.ts';
-import { createInvitationService, type InvitationService } from './invitations.ts';
+import { createInvitationService, type InvitationReferences, type InvitationService } from './invitations.ts';
 import { loadOrCreateRa } from './ra.ts';
 import { createEnrollmentStore, enrollMigrations, type EnrollmentStore } from './store.ts';
 
@@ -38,6 +38,8 @@ export async function setupEnrollment(d: {
   rejections?: { allow(key: string): boolean };
   /** Four-eyes gate for CA rotation (src/authz). */
   gate?: ApprovalGuard;
+  /** Lookups for the staff and group an invitation names (filled in once those modules are open). */
+  references?: InvitationReferences;
   organization?: string;
   challengeTtlMinutes?: number;
   identityValidityDays?: number;
@@ -75,7 +77,7 @@ export async function setupEnrollment(d: {
   });
   return {
     store,
-    invitations: createInvitationService({ store, audit: d.audit, now: d.now, baseUrl: d.baseUrl }),
+    invitations: createInvitationService({ store, audit: d.audit, now: d.now, baseUrl: d.baseUrl, ...(d.references ? { references: d.references } : {}) }),
     device,
     ca: createCaService({ settings, sealer: d.sealer, audit: d.audit, now: d.now, current: () => pki, ...(d.gate ? { gate: d.gate } : {}) }),
     link: createEnrollLink({ enrollment: device, log: d.log }),
