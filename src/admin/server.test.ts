@@ -83,6 +83,8 @@ const REQUIRED_PERMISSION: Record<string, string | null> = {
   'DELETE /api/v1/enrollment/invitations/:id': 'enroll.invite',
   'GET /api/v1/ca': 'ca.read',
   'POST /api/v1/ca/rotate': 'ca.manage',
+  'POST /api/v1/ca/import': 'ca.manage',
+  'POST /api/v1/ca/csr': 'ca.manage',
   'GET /api/v1/audit/checkpoint': 'audit.read',
   'GET /api/v1/audit/proof/inclusion': 'audit.read',
   'GET /api/v1/audit/proof/consistency': 'audit.read',

@@ -1,11 +1,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createTestStack, type TestStack } from '../admin/testkit.ts';
 import { runCli, type CliIo } from './program.ts';
 import type { Actor } from '../services/types.ts';
+import { opensslRoot } from '../pki/external-root.test.ts';
 
 const ROOT: Actor = { type: 'admin', id: 'root', permissions: new Set(['*']) };
 
@@ -87,8 +88,42 @@ describe('rampart invite / ca against a running admin server', () => {
     assert.equal(await runCli(['approvals', 'approve', approvalId], rot), 0, rot.err());
     const again = io(env);
     assert.equal(await runCli(['ca', 'show'], again), 0);
-    assert.match(again.out(), /a rotation is pending/);
+    assert.match(again.out(), /^CA: CN=Rampart Enrollment CA/);
+    assert.match(again.out(), /previous CA \(trusted for its identities until they expire or renew\): CN=Test Enrollment CA/);
     const ev = await s.audit.log.store.search({ action: 'ca.rotate', limit: 10 });
     assert.deepEqual(ev.map((e) => e.outcome), ['denied', 'success']);
+  });
+
+  it('ca csr, then ca import of the intermediate an openssl root signed (four-eyes)', async () => {
+    const root = opensslRoot();
+    s.clock.now = new Date(); // openssl's certificates start now
+    try {
+      const csrFile = path.join(dir, 'rampart.csr');
+      const c = io(env);
+      assert.equal(await runCli(['ca', 'csr', '--cn', 'CLI Intermediate', '--out', csrFile], c), 0, c.err());
+      assert.match(c.out(), /CSR written to/);
+      const intPem = root.signIntermediate(readFileSync(csrFile, 'utf8'), { pathlen: 0 });
+      writeFileSync(path.join(dir, 'int.pem'), intPem);
+      writeFileSync(path.join(dir, 'root.pem'), root.rootPem);
+      const bad = io(env);
+      assert.equal(await runCli(['ca', 'import', '--cert', path.join(dir, 'root.pem')], bad), 1);
+      assert.match(bad.err(), /not for the key of the pending CSR/);
+      const held = io(env);
+      assert.equal(await runCli(['ca', 'import', '--cert', path.join(dir, 'int.pem'), '--chain', path.join(dir, 'root.pem')], held), 0, held.err());
+      const approvalId = /rampart approvals approve (\S+)/.exec(held.out())?.[1];
+      assert.ok(approvalId, held.out());
+      const officer = await s.adminWithToken('ca-officer-2', ['owner']);
+      const ok = io({ ...env, RAMPART_TOKEN: officer.token });
+      assert.equal(await runCli(['approvals', 'approve', approvalId], ok), 0, ok.err());
+      const sh = io(env);
+      assert.equal(await runCli(['ca', 'show'], sh), 0);
+      assert.match(sh.out(), /^CA: CN=CLI Intermediate/);
+      assert.match(sh.out(), /issued by: CN=External Root CA/);
+      const pem = io(env);
+      assert.equal(await runCli(['ca', 'show', '--pem'], pem), 0);
+      assert.equal((pem.out().match(/BEGIN CERTIFICATE/g) ?? []).length, 2);
+    } finally {
+      root.close();
+    }
   });
 });

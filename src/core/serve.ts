@@ -260,7 +260,10 @@ async function startNode(
     audit: audit.recorder,
     lookup: audit.log,
     sealer: keys.sealer,
-    trustAnchors: enrollment.trustAnchors,
+    trust: () => {
+      const p = enrollment.pki.current();
+      return { version: p.version, anchors: p.trust.anchors, intermediates: p.trust.intermediates };
+    },
     limits: { maxBodyBytes: config.maxBodyBytes, maxPlistDepth: config.maxPlistDepth },
     log,
     now,
@@ -271,7 +274,8 @@ async function startNode(
     t: 'init',
     listen: config.deviceListen,
     tls: { certPem: tls.certPem, keyPem: tls.keyPem },
-    trustAnchors: enrollment.trustAnchors.map((c) => Buffer.from(c).toString('base64')),
+    trustAnchors: enrollment.pki.current().trust.anchors.map((c) => Buffer.from(c).toString('base64')),
+    intermediates: enrollment.pki.current().trust.intermediates.map((c) => Buffer.from(c).toString('base64')),
     limits: { maxBodyBytes: config.maxBodyBytes, maxPlistDepth: config.maxPlistDepth },
     proxy: { clientCertHeader: config.proxyClientCertHeader ?? null, trusted: config.trustedProxies },
     coreTimeoutMs: 25_000,
@@ -321,10 +325,29 @@ async function startNode(
       if (!everReady && restartInMs !== null && restartInMs >= 1600) readyReject(new Error('the device gateway failed to start'));
     },
   });
+  // A CA rotation or import takes effect at once: the gateway gets the new
+  // trust set (public certificates only), and a restarted gateway gets it in init.
+  enrollment.pki.onChange((p) => {
+    const msg = {
+      t: 'trust' as const,
+      trustAnchors: p.trust.anchors.map((c) => Buffer.from(c).toString('base64')),
+      intermediates: p.trust.intermediates.map((c) => Buffer.from(c).toString('base64')),
+    };
+    init.trustAnchors = msg.trustAnchors;
+    init.intermediates = msg.intermediates;
+    gateway.send(msg);
+    log.info({ anchors: msg.trustAnchors.length, intermediates: msg.intermediates.length }, 'enrollment CA changed; trust set sent to the device gateway');
+  });
+  // Other nodes' CA changes (several nodes on one database) are picked up here.
+  const pkiRefresh = setInterval(() => {
+    enrollment.pki.reload().catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : 'unknown' }, 'enrollment CA reload failed'));
+  }, 30_000);
+  pkiRefresh.unref();
   /** Stops everything this node started, in reverse order of dependence. */
   const shutdown = async (): Promise<void> => {
     await cluster.stop();
     clearInterval(purge);
+    clearInterval(pkiRefresh);
     await gateway.stop();
     await admin.close();
     await fleet.stop();

@@ -82,6 +82,8 @@ export interface InitMessage {
   tls: { certPem: string; keyPem: string };
   /** Enrollment CA certificates (DER, base64) that device identities must chain to. */
   trustAnchors: string[];
+  /** Intermediate enrollment CAs (DER, base64) that chain to a trust anchor. */
+  intermediates: string[];
   limits: { maxBodyBytes: number; maxPlistDepth: number };
   proxy: { clientCertHeader: string | null; trusted: string[] };
   /** Milliseconds the gateway waits for the core before answering 503. */
@@ -98,7 +100,30 @@ export interface ResponseMessage {
   body?: string;
 }
 
-export type CoreMessage = InitMessage | ResponseMessage;
+/** Core → gateway: the enrollment CA changed (rotation, import): the new trust set, public certificates only. */
+export interface TrustMessage {
+  t: 'trust';
+  trustAnchors: string[];
+  intermediates: string[];
+}
+
+export type CoreMessage = InitMessage | ResponseMessage | TrustMessage;
+
+const MAX_TRUST_CERTS = 64;
+const BASE64_CERT = /^[A-Za-z0-9+/]{4,87380}={0,2}$/;
+
+/** The gateway's check of a trust update (the core is trusted, but a malformed set must not take the verifier down). */
+export function parseTrustLists(m: { trustAnchors?: unknown; intermediates?: unknown }): { anchors: Uint8Array[]; intermediates: Uint8Array[] } | undefined {
+  const list = (v: unknown): Uint8Array[] | undefined => {
+    if (!Array.isArray(v) || v.length > MAX_TRUST_CERTS) return undefined;
+    if (!v.every((x) => typeof x === 'string' && BASE64_CERT.test(x))) return undefined;
+    return v.map((x: string) => new Uint8Array(Buffer.from(x, 'base64')));
+  };
+  const anchors = list(m.trustAnchors);
+  const intermediates = list(m.intermediates ?? []);
+  if (!anchors || anchors.length === 0 || !intermediates) return undefined;
+  return { anchors, intermediates };
+}
 
 const gatewayMessageCheck = Compile(GatewayMessage);
 
