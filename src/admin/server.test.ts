@@ -85,6 +85,7 @@ const REQUIRED_PERMISSION: Record<string, string | null> = {
   'POST /api/v1/ca/rotate': 'ca.manage',
   'POST /api/v1/ca/import': 'ca.manage',
   'POST /api/v1/ca/csr': 'ca.manage',
+  'POST /api/v1/ca/revoke': 'ca.manage',
   'GET /api/v1/audit/checkpoint': 'audit.read',
   'GET /api/v1/audit/proof/inclusion': 'audit.read',
   'GET /api/v1/audit/proof/consistency': 'audit.read',

@@ -189,7 +189,7 @@ export async function createTestStack(opts: {
     audit,
     authz: { admins: authz.admins, roles: authz.roles, tokens: authz.tokens, approvals: authz.gate },
     ...(fleet ? { groups: fleet.groups, bulk: fleet.bulk } : {}),
-    enrollment: { invitations: enrollment.invitations, ca: enrollment.ca },
+    enrollment: { invitations: enrollment.invitations, ca: enrollment.ca, revocation: enrollment.revocation },
     directory,
     exportJob: runExport,
     exportDownload: (actor, id) => exportDownloads.download(actor, id),

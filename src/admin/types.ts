@@ -12,6 +12,7 @@ import type { PushCertService } from '../push/cert-service.ts';
 import type { GroupService } from '../groups/service.ts';
 import type { BulkService } from '../bulk/service.ts';
 import type { InvitationService } from '../enroll/invitations.ts';
+import type { RevocationService } from '../enroll/revocation.ts';
 import type { CaService } from '../enroll/ca-admin.ts';
 import type { AuditReadService } from '../audit/service.ts';
 import type { StaffDirectory } from '../directory/staff.ts';
@@ -51,7 +52,7 @@ export interface AdminServices {
   /** Fleet-wide and group actions (absent: 404). */
   bulk?: BulkService;
   /** Invitations and the CA (src/enroll); the routes answer 503 without them. */
-  enrollment?: { invitations: InvitationService; ca: CaService };
+  enrollment?: { invitations: InvitationService; ca: CaService; revocation?: RevocationService };
   auditLog: AuditReadService;
   /** The staff directory (src/directory); routes answer 503 without it. */
   directory?: StaffDirectory;

@@ -1,4 +1,4 @@
-// `rampart invite create|list|revoke` and `rampart ca show|rotate|import|csr`, over the admin API.
+// `rampart invite create|list|revoke` and `rampart ca show|rotate|import|csr|revoke`, over the admin API.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
@@ -133,6 +133,18 @@ export function registerEnrollmentCommands(program: Command, c: EnrollCliContext
         }
         c.out(`CSR written to ${sanitize(o.out)} (public key SHA-256 ${sanitize(r.publicKeySha256)})\n`);
       } else c.out(r.csrPem);
+    });
+  c.withApi(ca.command('revoke').description('revoke a device identity certificate (--serial) or every identity of a device (--device); the CRL is published again'))
+    .option('--serial <hex>', 'serial number of the certificate (hex)')
+    .option('--device <udid>', 'revoke every identity bound to this device')
+    .addOption(new Option('--reason <reason>', 'CRL reason').choices(['unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'privilegeWithdrawn']))
+    .action(async (o: ApiOpts & { serial?: string; device?: string; reason?: string }) => {
+      if ((o.serial === undefined) === (o.device === undefined)) throw new CliError('give exactly one of --serial and --device', 2);
+      const body: Record<string, string> = o.serial !== undefined ? { serial: o.serial } : { deviceId: o.device! };
+      if (o.reason !== undefined) body.reason = o.reason;
+      const r = await c.client(o).post<{ serials: string[]; alreadyRevoked: boolean }>('/api/v1/ca/revoke', body);
+      if (o.json) return c.json(r);
+      c.out(`${r.alreadyRevoked ? 'already revoked' : 'revoked'}: ${r.serials.map(sanitize).join(', ')}\n`);
     });
 }
 

@@ -52,7 +52,7 @@ export function decodeList(raw: string | undefined): Uint8Array[] {
 /** Issues a device identity certificate and records it (serial tracking, revocation later). */
 export async function issueDeviceIdentity(
   deps: { ca: CaMaterial; certificates: CertificateStore; now: () => Date },
-  req: { publicKey: KeyObject | Uint8Array; commonName: string; deviceId?: string; validityDays?: number },
+  req: { publicKey: KeyObject | Uint8Array; commonName: string; deviceId?: string; validityDays?: number; crlUrl?: string },
 ): Promise<Uint8Array> {
   const der = await issueCertificate(deps.ca, {
     subject: `CN=${req.commonName.replace(/[,=+<>#;"\\]/g, '_')},O=Rampart`,
@@ -60,6 +60,7 @@ export async function issueDeviceIdentity(
     validityDays: req.validityDays ?? 365,
     now: deps.now(),
     profile: 'device-identity',
+    ...(req.crlUrl ? { crlDistributionPoints: [req.crlUrl] } : {}),
   });
   const info = certInfo(der);
   await deps.certificates.add({

@@ -27,6 +27,9 @@ export interface DevicePlaneDeps {
   topic: () => string | undefined;
   /** Enrollment's say on renewed and re-enrolled identities (src/enroll). */
   identities?: IdentityRebinder;
+  /** Revoked identities are refused (src/enroll/revocation.ts). */
+  revoked?: (certSha256: string) => boolean;
+  rejections?: { allow(key: string): boolean };
   /** Serialises a device's result recording across nodes (src/cluster/device-lock.ts). */
   serialize?: <T>(deviceId: string, fn: () => Promise<T>) => Promise<T>;
 }
@@ -59,6 +62,8 @@ export function createDevicePlane(d: DevicePlaneDeps): GatewayLink {
     checkin,
     connect,
     audit: d.audit,
+    ...(d.revoked ? { revoked: d.revoked } : {}),
+    ...(d.rejections ? { rejections: d.rejections } : {}),
     limits: d.limits,
     log: d.log,
   });

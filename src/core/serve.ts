@@ -225,7 +225,7 @@ async function startNode(
     auth: identity.authenticator,
     audit: audit.recorder,
     authz: { admins: authz.admins, roles: authz.roles, tokens: authz.tokens, approvals: authz.gate },
-    enrollment: { invitations: enrollment.invitations, ca: enrollment.ca },
+    enrollment: { invitations: enrollment.invitations, ca: enrollment.ca, revocation: enrollment.revocation },
     auditLog: createAuditReadService({ store: audit.log.store, audit: audit.recorder }),
     logger: log,
     push: push.certs,
@@ -269,6 +269,8 @@ async function startNode(
     now,
     topic: () => topic,
     identities: enrollment.device,
+    revoked: (sha) => enrollment.revocation.isRevoked(sha),
+    rejections,
   });
   const init: InitMessage = {
     t: 'init',
@@ -339,8 +341,10 @@ async function startNode(
     log.info({ anchors: msg.trustAnchors.length, intermediates: msg.intermediates.length }, 'enrollment CA changed; trust set sent to the device gateway');
   });
   // Other nodes' CA changes (several nodes on one database) are picked up here.
+  // Likewise revocations: the revoked set is reloaded, and CRLs that are due are made again.
   const pkiRefresh = setInterval(() => {
     enrollment.pki.reload().catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : 'unknown' }, 'enrollment CA reload failed'));
+    enrollment.revocation.maintain().catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : 'unknown' }, 'CRL maintenance failed'));
   }, 30_000);
   pkiRefresh.unref();
   /** Stops everything this node started, in reverse order of dependence. */

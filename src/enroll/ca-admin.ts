@@ -62,7 +62,7 @@ type Pending = { cert: string; sealedKey: string; chain?: string[] };
  * right after a change is staged). Idempotent. `inMemory`: the CA in use when
  * it is not stored in settings (tests), so it still becomes a previous CA.
  */
-export async function applyPendingRotation(settings: SettingsStore, now: () => Date, inMemory?: { cert: Uint8Array; chain: Uint8Array[] }): Promise<boolean> {
+export async function applyPendingRotation(settings: SettingsStore, now: () => Date, inMemory?: { cert: Uint8Array; chain: Uint8Array[]; sealedKey?: string }): Promise<boolean> {
   const pending = await settings.get(PENDING);
   if (!pending) return false;
   const p = JSON.parse(pending) as Pending;
@@ -71,9 +71,15 @@ export async function applyPendingRotation(settings: SettingsStore, now: () => D
   const current = stored ?? (inMemory ? b64(inMemory.cert) : undefined);
   if (current && current !== p.cert) {
     const chain = stored ? JSON.parse((await settings.get(CHAIN_KEY)) || '[]') as string[] : (inMemory?.chain ?? []).map(b64);
+    // The old key stays (sealed) so the old CA can still sign CRLs for the identities it issued.
+    const oldKey = stored ? await settings.get(SEALED_KEY) : inMemory?.sealedKey;
     const prev = await previousIssuers(settings);
     if (!prev.some((x) => b64(x.cert) === current)) {
-      const entry = encodeIssuer({ cert: new Uint8Array(Buffer.from(current, 'base64')), chain: chain.map((c) => new Uint8Array(Buffer.from(c, 'base64'))) });
+      const entry = encodeIssuer({
+        cert: new Uint8Array(Buffer.from(current, 'base64')),
+        chain: chain.map((c) => new Uint8Array(Buffer.from(c, 'base64'))),
+        ...(oldKey ? { sealedKey: oldKey } : {}),
+      });
       await settings.set(PREVIOUS, JSON.stringify([entry, ...prev.map(encodeIssuer)]), t);
     }
   }
@@ -108,7 +114,7 @@ export function createCaService(deps: {
     const t = deps.now().toISOString();
     await deps.settings.set(PENDING, JSON.stringify(p), t);
     const { ca, chain } = deps.live.current();
-    await applyPendingRotation(deps.settings, deps.now, { cert: ca.certDer, chain });
+    await applyPendingRotation(deps.settings, deps.now, { cert: ca.certDer, chain, sealedKey: seal(ca.privateKey) });
     const r = await deps.live.reload({ createRa: true });
     const now = deps.live.current();
     await deps.audit.record({

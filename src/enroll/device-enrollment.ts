@@ -26,6 +26,7 @@ import { statusText } from '../lib/status-text.ts';
 import type { CertificateStore } from '../storage/types.ts';
 import type { IdentityRebinder } from '../services/device-identity.ts';
 import type { EnrollmentPki } from './live-pki.ts';
+import type { RevocationService } from './revocation.ts';
 import { isToken, tokenHash } from './invitations.ts';
 import type { EnrollmentStore, Invitation } from './store.ts';
 
@@ -58,6 +59,8 @@ export interface DeviceEnrollmentDeps {
    * (otherwise anyone holding an invitation could claim an enrolled device).
    */
   erasedSinceEnrollment: (deviceId: string) => Promise<boolean>;
+  /** Revocation and CRLs (src/enroll/revocation.ts): CRL URL in new identities, superseded identities revoked. */
+  revocation?: Pick<RevocationService, 'revokeForDevice' | 'currentCrlUrl'>;
 }
 
 export type RebindKind = 'renewal' | 're-enrollment';
@@ -196,7 +199,11 @@ export function createDeviceEnrollmentService(deps: DeviceEnrollmentDeps): Devic
     const { ca } = deps.pki();
     const der = await issueDeviceIdentity(
       { ca, certificates: deps.certificates, now: deps.now },
-      { publicKey: csr.spki, commonName: commonNameOf(csr.subject), validityDays: opts.validityDays, ...(opts.deviceId ? { deviceId: opts.deviceId } : {}) },
+      {
+        publicKey: csr.spki, commonName: commonNameOf(csr.subject), validityDays: opts.validityDays,
+        ...(opts.deviceId ? { deviceId: opts.deviceId } : {}),
+        ...(deps.revocation ? { crlUrl: deps.revocation.currentCrlUrl() } : {}),
+      },
     );
     const info = certInfo(der);
     await store.recordIssued({ certSha256: info.sha256, serial: info.serialHex, invitationId: opts.invitationId, renewalOf: opts.renewalOf, createdAt: deps.now().toISOString() });
@@ -327,8 +334,13 @@ export function createDeviceEnrollmentService(deps: DeviceEnrollmentDeps): Devic
         details: { previousCertSha256 },
       });
     },
-    async bound(deviceId, certSha256) {
+    async bound(deviceId, certSha256, ctx) {
       await store.bindIssued(certSha256, deviceId);
+      // The identity it replaces (renewal, re-enrollment after an erase) is revoked.
+      await deps.revocation?.revokeForDevice(deviceId, certSha256, 'superseded', ctx ?? {});
+    },
+    async checkedOut(deviceId, ctx) {
+      await deps.revocation?.revokeForDevice(deviceId, null, 'cessationOfOperation', ctx);
     },
   };
 }

@@ -27,8 +27,13 @@ export const CA_KEYS = {
 } as const;
 export const CA_KEY_AAD = 'ca-key';
 
-/** An issuing CA certificate and the certificates above it (issuer first, up to the root). */
-export type IssuingCert = { cert: Uint8Array; chain: Uint8Array[] };
+/**
+ * An issuing CA certificate and the certificates above it (issuer first, up
+ * to the root); for a rotated-out CA also its key, sealed, so it can still
+ * sign CRLs for the identities it issued (absent for CAs rotated out before
+ * CRLs were published).
+ */
+export type IssuingCert = { cert: Uint8Array; chain: Uint8Array[]; sealedKey?: string };
 
 /** Public material only: what the verifiers (core and gateway) need. */
 export type TrustSet = { anchors: Uint8Array[]; intermediates: Uint8Array[] };
@@ -40,6 +45,8 @@ export interface EnrollmentPki {
   ra: RaMaterial;
   /** Issuing CA certificates whose identities are trusted (the current one first, then rotated-out ones). */
   trustedCas: Uint8Array[];
+  /** The rotated-out CAs with their chains (and sealed keys, for CRLs). */
+  previous: IssuingCert[];
   trust: TrustSet;
   /** Changes whenever the trust set or the issuing CA changes. */
   version: string;
@@ -76,15 +83,20 @@ export async function previousIssuers(settings: SettingsStore): Promise<IssuingC
   for (const e of list) {
     if (typeof e === 'string') out.push({ cert: new Uint8Array(Buffer.from(e, 'base64')), chain: [] });
     else if (e && typeof e === 'object' && typeof (e as { cert?: unknown }).cert === 'string') {
-      const o = e as { cert: string; chain?: unknown };
-      out.push({ cert: new Uint8Array(Buffer.from(o.cert, 'base64')), chain: decodeList(JSON.stringify(o.chain ?? [])) });
+      const o = e as { cert: string; chain?: unknown; sealedKey?: unknown };
+      out.push({
+        cert: new Uint8Array(Buffer.from(o.cert, 'base64')),
+        chain: decodeList(JSON.stringify(o.chain ?? [])),
+        ...(typeof o.sealedKey === 'string' ? { sealedKey: o.sealedKey } : {}),
+      });
     }
   }
   return out;
 }
 
-export function encodeIssuer(i: IssuingCert): string | { cert: string; chain: string[] } {
-  return i.chain.length === 0 ? b64(i.cert) : { cert: b64(i.cert), chain: i.chain.map(b64) };
+export function encodeIssuer(i: IssuingCert): string | { cert: string; chain: string[]; sealedKey?: string } {
+  if (i.chain.length === 0 && i.sealedKey === undefined) return b64(i.cert);
+  return { cert: b64(i.cert), chain: i.chain.map(b64), ...(i.sealedKey !== undefined ? { sealedKey: i.sealedKey } : {}) };
 }
 
 export function snapshot(ca: CaMaterial, chain: Uint8Array[], ra: RaMaterial, previous: IssuingCert[]): EnrollmentPki {
@@ -97,6 +109,7 @@ export function snapshot(ca: CaMaterial, chain: Uint8Array[], ra: RaMaterial, pr
     chain,
     ra,
     trustedCas: issuers.map((i) => i.cert),
+    previous: prev,
     trust,
     version: sha(new TextEncoder().encode([current, sha(ra.certDer), ...trust.anchors.map(sha), '|', ...trust.intermediates.map(sha)].join(','))),
   };

@@ -10,6 +10,7 @@ import type { JsonValue } from '../audit/types.ts';
 import type { Actor } from '../services/types.ts';
 import { createCaService, type CaService } from './ca-admin.ts';
 import { openLivePki, type LivePki } from './live-pki.ts';
+import { createRevocationService, type RevocationService } from './revocation.ts';
 import { createDeviceEnrollmentService, type DeviceEnrollmentService } from './device-enrollment.ts';
 import { createInvitationService, type InvitationReferences, type InvitationService } from './invitations.ts';
 import { createEnrollmentStore, enrollMigrations, type EnrollmentStore } from './store.ts';
@@ -22,6 +23,8 @@ export interface Enrollment {
   link: EnrollLink;
   /** The issuing CA, RA and trust set in use; swapped on rotation or import (listeners: verifiers, gateway). */
   pki: LivePki;
+  /** Revoked identities and the CRLs (served by the gateway over IPC). */
+  revocation: RevocationService;
 }
 
 export async function setupEnrollment(d: {
@@ -52,6 +55,11 @@ export async function setupEnrollment(d: {
   if (raCreated) {
     await d.audit.record({ action: 'ca.ra.create', actor: { type: 'system', id: 'rampart' }, outcome: 'success', target: { type: 'ca', id: 'scep-ra' } });
   }
+  const revocation = createRevocationService({
+    certificates: d.opened.storage.certificates, store, settings, sealer: d.sealer, audit: d.audit, live, now: d.now, baseUrl: d.baseUrl, log: d.log,
+  });
+  // The revoked set and any CRL that is due (also a periodic job in serve.ts).
+  await revocation.maintain();
   const device = createDeviceEnrollmentService({
     store,
     certificates: d.opened.storage.certificates,
@@ -67,6 +75,7 @@ export async function setupEnrollment(d: {
     identityValidityDays: d.identityValidityDays ?? 365,
     ...(d.rejections ? { rejections: d.rejections } : {}),
     log: d.log,
+    revocation,
     erasedSinceEnrollment: async (deviceId) => {
       const device = await d.opened.storage.devices.get(deviceId);
       if (!device?.enrolledAt) return false;
@@ -79,8 +88,9 @@ export async function setupEnrollment(d: {
     invitations: createInvitationService({ store, audit: d.audit, now: d.now, baseUrl: d.baseUrl, ...(d.references ? { references: d.references } : {}) }),
     device,
     ca: createCaService({ settings, sealer: d.sealer, audit: d.audit, now: d.now, live, ...(d.gate ? { gate: d.gate } : {}) }),
-    link: createEnrollLink({ enrollment: device, log: d.log }),
+    link: createEnrollLink({ enrollment: device, crl: (id) => revocation.crl(id), log: d.log }),
     pki: live,
+    revocation,
   };
 }
 

@@ -42,11 +42,13 @@ export const EnrollRequest = Type.Object(
     id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
     requestId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
     source: Type.String({ maxLength: 64 }),
-    op: Type.Union([Type.Literal('GetCACaps'), Type.Literal('GetCACert'), Type.Literal('PKIOperation'), Type.Literal('profile')]),
+    op: Type.Union([Type.Literal('GetCACaps'), Type.Literal('GetCACert'), Type.Literal('PKIOperation'), Type.Literal('profile'), Type.Literal('crl')]),
     /** PKIOperation: the DER pkiMessage, base64 (at most 64 KiB decoded). */
     body: Type.Optional(Base64(Math.ceil((64 * 1024) / 3) * 4)),
     /** profile: the invitation token. */
     token: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' })),
+    /** crl: the CA's id (first 128 bits of its certificate's SHA-256, hex). */
+    caId: Type.Optional(Type.String({ pattern: '^[0-9a-f]{32}$' })),
   },
   { additionalProperties: false },
 );

@@ -26,6 +26,8 @@ export type IssueRequest = {
   profile: CertificateProfile;
   dnsNames?: string[];
   ipAddresses?: string[];
+  /** device-identity: CRL distribution point URLs (http or https). */
+  crlDistributionPoints?: string[];
 };
 
 /** Certificates start slightly in the past so a device with a late clock accepts them. */
@@ -122,6 +124,18 @@ export async function issueCertificate(ca: CaMaterial, req: IssueRequest): Promi
         new x509.KeyUsagesExtension(K.digitalSignature | K.keyEncipherment, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
       );
+      if (req.crlDistributionPoints && req.crlDistributionPoints.length > 0) {
+        for (const u of req.crlDistributionPoints) {
+          let url: URL;
+          try {
+            url = new URL(u);
+          } catch {
+            throw badRequest('invalid CRL URL');
+          }
+          if ((url.protocol !== 'https:' && url.protocol !== 'http:') || u.length > 2048) throw badRequest('invalid CRL URL');
+        }
+        extensions.push(new x509.CRLDistributionPointsExtension(req.crlDistributionPoints, false));
+      }
       break;
     case 'tls-server': {
       const names: x509.JsonGeneralName[] = [];

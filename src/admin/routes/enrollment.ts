@@ -7,6 +7,10 @@ import { OPAQUE_ID_PATTERN, MAX_EXPIRY_HOURS } from '../../enroll/invitations.ts
 import type { Invitation } from '../../enroll/store.ts';
 import type { CaImportInput } from '../../enroll/ca-admin.ts';
 import { CA_NAME_PATTERN } from '../../pki/ca-import.ts';
+import { REVOCATION_REASONS, SERIAL_PATTERN } from '../../enroll/revocation.ts';
+import { DEVICE_ID_PATTERN } from '../../services/devices.ts';
+
+const Reason = Type.Union(REVOCATION_REASONS.map((r) => Type.Literal(r)));
 import { LimitString, Nullable } from '../schemas.ts';
 
 const closed = { additionalProperties: false } as const;
@@ -202,5 +206,32 @@ export const createCaCsrRoute = defineRoute({
     if (body.commonName !== undefined) opts.commonName = body.commonName;
     if (body.organization !== undefined) opts.organization = body.organization;
     return { status: 201, body: await enrollment(services).ca.createCsr(actor!, opts) };
+  },
+});
+
+export const revokeCertificateRoute = defineRoute({
+  id: 'revokeCertificate',
+  method: 'POST',
+  url: '/api/v1/ca/revoke',
+  summary: 'Revoke a device identity certificate (by serial) or every identity of a device; the CRL is published again at once',
+  tags: ['ca'],
+  permission: 'ca.manage',
+  audit: 'ca.certificate.revoke',
+  schema: {
+    body: Type.Union([
+      Type.Object({ serial: Type.String({ pattern: SERIAL_PATTERN, maxLength: 40 }), reason: Type.Optional(Reason) }, closed),
+      Type.Object({ deviceId: Type.String({ pattern: DEVICE_ID_PATTERN, maxLength: 128 }), reason: Type.Optional(Reason) }, closed),
+    ]),
+    response: { 200: Type.Object({ serials: Type.Array(Type.String()), alreadyRevoked: Type.Boolean() }, closed) },
+  },
+  async handler({ actor, body, services }) {
+    const rev = enrollment(services).revocation;
+    if (!rev) throw new RampartError('unavailable', 'revocation unavailable');
+    if ('serial' in body) {
+      const r = await rev.revokeSerial(actor!, body.serial, body.reason);
+      return { status: 200, body: { serials: [r.serial], alreadyRevoked: r.alreadyRevoked } };
+    }
+    const r = await rev.revokeDevice(actor!, body.deviceId, body.reason);
+    return { status: 200, body: { serials: r.serials, alreadyRevoked: false } };
   },
 });

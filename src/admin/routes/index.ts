@@ -9,7 +9,7 @@ import * as identity from './auth.ts';
 import { getPushCertificateRoute, uploadPushCertificateRoute } from './push.ts';
 import { addGroupMembersRoute, createGroupRoute, deleteGroupRoute, getGroupRoute, listGroupMembersRoute, listGroupsRoute, removeGroupMembersRoute } from './groups.ts';
 import { bulkCommandRoute, bulkProgressRoute } from './bulk.ts';
-import { createInvitationRoute, listInvitationsRoute, revokeInvitationRoute, rotateCaRoute, showCaRoute, importCaRoute, createCaCsrRoute } from './enrollment.ts';
+import { createInvitationRoute, listInvitationsRoute, revokeInvitationRoute, rotateCaRoute, showCaRoute, importCaRoute, createCaCsrRoute, revokeCertificateRoute } from './enrollment.ts';
 import { AUDIT_ROUTES } from './audit.ts';
 import { STAFF_ROUTES } from './staff.ts';
 
@@ -86,6 +86,7 @@ export const ROUTES: readonly AnyRoute[] = [
   rotateCaRoute,
   importCaRoute,
   createCaCsrRoute,
+  revokeCertificateRoute,
   ...AUDIT_ROUTES,
   ...STAFF_ROUTES,
 ] as AnyRoute[];
