@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DatabaseSync } from 'node:sqlite';
 import path from 'node:path';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { SimDevice } from '../../src/sim/device.ts';
 import { statusText } from '../../src/lib/status-text.ts';
 import { enrollFromInvitation, httpsRequest, readSignedProfile, renewIdentity, scepServerInfo } from '../../src/sim/enroll.ts';
@@ -226,5 +226,39 @@ test('CA rotation and an intermediate import take effect without a restart; devi
   } finally {
     for (const d of devices) d.close();
     root.close();
+  }
+});
+
+test('revocation: the CRL from the identity\'s distribution point verifies with openssl and lists it; the revoked device is refused', async () => {
+  const { device, enrolled } = await enrollSimDevice(server);
+  const work = opensslRoot(); // a scratch directory with an openssl runner
+  try {
+    const cert = new X509Certificate(Buffer.from(enrolled.identity.certDer));
+    work.file('id.pem', cert.toString());
+    const dp = /URI:(\S+)/.exec(work.run(['x509', '-in', 'id.pem', '-noout', '-ext', 'crlDistributionPoints']))?.[1];
+    assert.ok(dp && dp.startsWith(server.deviceUrl) && /\/pki\/crl\/[0-9a-f]{32}\.crl$/.test(dp), dp);
+    const r = await api(server, 'POST', '/api/v1/ca/revoke', { deviceId: device.udid, reason: 'keyCompromise' });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual((r.json as { serials: string[] }).serials, [cert.serialNumber.toLowerCase().replace(/^(?:00)+/, '')]);
+    const crl = await httpsRequest(dp, { method: 'GET', tlsCa });
+    assert.equal(crl.status, 200);
+    assert.equal(crl.contentType, 'application/pkix-crl');
+    work.file('ca.crl', crl.body);
+    const caPem = ((await api(server, 'GET', '/api/v1/ca')).json as { current: { pem: string } }).current.pem;
+    work.file('ca.pem', caPem);
+    work.run(['crl', '-inform', 'DER', '-in', 'ca.crl', '-noout', '-verify', '-CAfile', 'ca.pem']); // throws unless "verify OK"
+    assert.match(work.run(['crl', '-inform', 'DER', '-in', 'ca.crl', '-noout', '-text']), new RegExp(`Serial Number: ${cert.serialNumber}[\\s\\S]*Key Compromise`, 'i'));
+    // openssl checks the identity against the CRL: revoked (-partial_chain: the CA here is the intermediate of the test above).
+    assert.throws(() => work.run(['verify', '-partial_chain', '-crl_check', '-CAfile', 'ca.pem', '-CRLfile', 'ca.crl', 'id.pem']), /revoked/);
+    // The device's next request is refused by the core; the attempt is on record as a security event.
+    await assert.rejects(device.connect());
+    assert.ok(auditActions().some((a) => a.action === 'device.identity.revoked_used' && a.outcome === 'denied'));
+    // Malformed CRL requests: 404, fixed body.
+    const bad = await httpsRequest(`${server.deviceUrl}/pki/crl/not-an-id.crl`, { method: 'GET', tlsCa });
+    assert.equal(bad.status, 404);
+    assert.equal(new TextDecoder().decode(bad.body), statusText(404));
+  } finally {
+    device.close();
+    work.close();
   }
 });
