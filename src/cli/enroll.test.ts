@@ -122,6 +122,15 @@ describe('rampart invite / ca against a running admin server', () => {
       const pem = io(env);
       assert.equal(await runCli(['ca', 'show', '--pem'], pem), 0);
       assert.equal((pem.out().match(/BEGIN CERTIFICATE/g) ?? []).length, 2);
+      // ca revoke: exactly one of --serial/--device; an unknown serial is a 404.
+      const both = io(env);
+      assert.equal(await runCli(['ca', 'revoke', '--serial', '0a', '--device', 'UDID'], both), 2);
+      const unknown = io(env);
+      assert.equal(await runCli(['ca', 'revoke', '--serial', 'abcdef0123'], unknown), 1);
+      assert.match(unknown.err(), /no certificate with that serial/);
+      const noDevice = io(env);
+      assert.equal(await runCli(['ca', 'revoke', '--device', 'UDID-NONE', '--reason', 'keyCompromise'], noDevice), 1);
+      assert.match(noDevice.err(), /no unrevoked identity/);
     } finally {
       root.close();
     }
