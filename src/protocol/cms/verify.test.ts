@@ -401,9 +401,24 @@ describe('intermediate CAs (an enrollment CA under an external root)', () => {
       createCmsVerifier({ trustAnchors: [rootDer], intermediates: [int1] }).verifyCertificate(device.certDer, { now: at });
       rejects(() => createCmsVerifier({ trustAnchors: [rootDer] }).verifyDetached(sig, body, { now: at }), 'unauthorized', 'certificate not issued by a trust anchor');
       rejects(() => createCmsVerifier({ trustAnchors: [pem1(other.rootPem)], intermediates: [int1] }).verifyDetached(sig, body, { now: at }), 'unauthorized');
-      // The intermediate expires before the root and the device certificate: refused from then on.
-      rejects(() => createCmsVerifier({ trustAnchors: [rootDer], intermediates: [int1] }).verifyDetached(sig, body, { now: new Date(t.getTime() + 25 * DAY) }), 'unauthorized', 'trust anchor not valid at this time');
-      rejects(() => createCmsVerifier({ trustAnchors: [rootDer], intermediates: [int1] }).verifyCertificate(device.certDer, { now: new Date(t.getTime() + 25 * DAY) }), 'unauthorized');
+      // The intermediate expires before the root and before a device certificate that openssl made to outlive it
+      // (Rampart itself never issues beyond its CA): refused from then on.
+      root.file('int1.pem', toPem('CERTIFICATE', int1));
+      root.file('int1.key', int1Req.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+      root.run(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'long.key', '-subj', '/CN=long-lived', '-out', 'long.csr']);
+      root.file('long.ext', 'basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n');
+      root.run(['x509', '-req', '-in', 'long.csr', '-CA', 'int1.pem', '-CAkey', 'int1.key', '-CAcreateserial', '-days', '60', '-extfile', 'long.ext', '-outform', 'DER', '-out', 'long.der']);
+      const { readFileSync } = await import('node:fs');
+      const { createPrivateKey } = await import('node:crypto');
+      const longLived = {
+        certDer: new Uint8Array(readFileSync(`${root.dir}/long.der`)),
+        privateKey: createPrivateKey(readFileSync(`${root.dir}/long.key`)),
+      };
+      const longSig = signDetached(body, longLived);
+      const v2 = createCmsVerifier({ trustAnchors: [rootDer], intermediates: [int1] });
+      v2.verifyDetached(longSig, body, { now: at });
+      rejects(() => v2.verifyDetached(longSig, body, { now: new Date(t.getTime() + 25 * DAY) }), 'unauthorized', 'trust anchor not valid at this time');
+      rejects(() => v2.verifyCertificate(longLived.certDer, { now: new Date(t.getTime() + 25 * DAY) }), 'unauthorized', 'trust anchor not valid now');
       // A non-CA listed as an intermediate is left out (it is not a signer's issuer either).
       const v = createCmsVerifier({ trustAnchors: [rootDer], intermediates: [int2, int1] });
       v.verifyCertificate(device.certDer, { now: at });
