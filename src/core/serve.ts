@@ -354,6 +354,7 @@ async function startNode(
     clearInterval(pkiRefresh);
     await gateway.stop();
     await admin.close();
+    await enrollment.revocation.flush();
     await fleet.stop();
     await push.stop();
     await staff.close();

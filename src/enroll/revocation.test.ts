@@ -162,9 +162,11 @@ describe('revocation and CRLs', () => {
     await e.device.bound('UDID-SUP', certInfo(renewed.certDer).sha256, ctx);
     assert.equal(e.revocation.isRevoked(certInfo(old.certDer).sha256), true);
     assert.equal(e.revocation.isRevoked(certInfo(renewed.certDer).sha256), false);
+    await e.revocation.flush();
     assert.match(await crlText(e.pki.current().ca.certDer), new RegExp(`${certInfo(old.certDer).serialHex.toUpperCase()}[\\s\\S]*Superseded`));
     await e.device.checkedOut!('UDID-SUP', ctx);
     assert.equal(e.revocation.isRevoked(certInfo(renewed.certDer).sha256), true);
+    await e.revocation.flush();
   });
 
   it('after a rotation the old CA keeps publishing its CRL (signed with its kept key); CRLs are made again when a day old', async () => {
@@ -182,5 +184,9 @@ describe('revocation and CRLs', () => {
     const after = await e.revocation.crl(caIdOf(oldCa));
     assert.notDeepEqual(after, before);
     assert.match(await crlText(oldCa), new RegExp(`Last Update: ${new Date(t).toUTCString().slice(8, 11)}`));
+    // Once the revoked identities (30 days) have expired, they leave the CRLs.
+    t += 31 * 86_400_000;
+    assert.equal((await e.revocation.maintain()).crlsMade, 2);
+    assert.match(await crlText(oldCa), /No Revoked Certificates/);
   });
 });

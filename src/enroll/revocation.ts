@@ -11,8 +11,9 @@
 // Each issuing CA we hold a key for (the current one, rotated-out ones whose
 // key was kept sealed) has a CRL, signed by that CA, stored in settings
 // (`ca.crl.<ca id>`: number, thisUpdate, nextUpdate, DER) and regenerated on
-// every revocation and a day after it was made (valid for a week), so it is
-// never stale. The gateway serves it at GET /pki/crl/<ca id>.crl, asking the
+// every revocation (in the background when a device's request caused it) and a
+// day after it was made (valid for a week), so it is never stale. Entries of
+// expired certificates are left out. The gateway serves it at GET /pki/crl/<ca id>.crl, asking the
 // core over IPC; it holds no key. New identities carry that URL as their CRL
 // distribution point.
 import { X509Certificate, createPrivateKey, hash } from 'node:crypto';
@@ -63,6 +64,8 @@ export interface RevocationService {
   maintain(): Promise<{ revoked: number; crlsMade: number }>;
   /** URL of the current CA's CRL, for new identities. */
   currentCrlUrl(): string;
+  /** Waits for background CRL publication (tests, shutdown). */
+  flush(): Promise<void>;
 }
 
 export function createRevocationService(deps: {
@@ -102,20 +105,31 @@ export function createRevocationService(deps: {
     return out;
   }
 
-  function issuedBy(c: IssuedCertificate, ca: X509Certificate): boolean {
+  // Which CA issued a revoked certificate never changes: remembered (certificate SHA-256 + CA id → yes/no).
+  const issuerMemo = new Map<string, boolean>();
+  function issuedBy(c: IssuedCertificate, ca: X509Certificate, caId: string): boolean {
+    const key = `${c.sha256}|${caId}`;
+    const known = issuerMemo.get(key);
+    if (known !== undefined) return known;
+    let yes = false;
     try {
       const x = new X509Certificate(Buffer.from(c.der));
-      return x.checkIssued(ca) && x.verify(ca.publicKey);
+      yes = x.checkIssued(ca) && x.verify(ca.publicKey);
     } catch {
-      return false;
+      yes = false;
     }
+    if (issuerMemo.size > 200_000) issuerMemo.clear();
+    issuerMemo.set(key, yes);
+    return yes;
   }
 
   async function makeCrl(caId: string, ca: CaMaterial, all?: IssuedCertificate[]): Promise<Uint8Array> {
     const list = all ?? (await deps.certificates.listRevoked());
     const caX = new X509Certificate(Buffer.from(ca.certDer));
+    const nowMs = deps.now().getTime();
+    // Entries leave the CRL once their certificate has expired (RFC 5280 3.3): it is refused on its dates anyway.
     const entries = list
-      .filter((c) => issuedBy(c, caX))
+      .filter((c) => Date.parse(c.notAfter) > nowMs && issuedBy(c, caX, caId))
       .map((c) => ({
         serialHex: c.serial,
         revokedAt: new Date(c.revokedAt!),
@@ -136,7 +150,7 @@ export function createRevocationService(deps: {
     return der;
   }
 
-  /** Remakes the CRLs of every CA that issued one of `serials` (all CAs when undefined). */
+  /** Remakes every CA's CRL from the revoked certificates in the database. */
   async function republish(): Promise<number> {
     const all = await deps.certificates.listRevoked();
     revoked = new Set(all.map((c) => c.sha256));
@@ -146,6 +160,29 @@ export function createRevocationService(deps: {
       n++;
     }
     return n;
+  }
+
+  // Revocations on a device's request path (renewal, re-enrollment, checkout) publish in the
+  // background, coalesced: the request does not wait for the CRL; enforcement (the revoked set) is immediate.
+  let background: Promise<void> | undefined;
+  let again = false;
+  function republishLater(): void {
+    if (background) {
+      again = true;
+      return;
+    }
+    background = (async () => {
+      do {
+        again = false;
+        try {
+          await republish();
+        } catch (e) {
+          deps.log?.error({ err: e instanceof Error ? e.message : 'unknown' }, 'CRL publication failed; retried by the periodic job');
+        }
+      } while (again);
+    })().finally(() => {
+      background = undefined;
+    });
   }
 
   async function revokeOne(c: IssuedCertificate, reason: RevocationReason, event: { actor: { type: string; id: string }; source?: string; requestId?: string }): Promise<boolean> {
@@ -216,12 +253,16 @@ export function createRevocationService(deps: {
       for (const c of certs) {
         await revokeOne(c, reason, { actor: { type: 'system', id: 'rampart' }, ...(ctx.source ? { source: ctx.source } : {}), ...(ctx.requestId ? { requestId: ctx.requestId } : {}) });
       }
-      if (certs.length > 0) await republish();
+      if (certs.length > 0) republishLater();
       return certs.map((c) => c.serial);
     },
 
     isRevoked(certSha256) {
       return revoked.has(certSha256);
+    },
+
+    async flush() {
+      while (background) await background;
     },
 
     async crl(caId) {
