@@ -87,9 +87,11 @@ export function createRevocationService(deps: {
     ...(a.requestId !== undefined ? { requestId: a.requestId } : {}),
   });
 
-  /** Every CA we can sign a CRL for, by id. */
+  /** Every CA we can sign a CRL for, by id (keys opened once per PKI version, not per request). */
+  let signerCache: { version: string; map: Map<string, CaMaterial> } | undefined;
   function signers(): Map<string, CaMaterial> {
     const p = deps.live.current();
+    if (signerCache?.version === p.version) return signerCache.map;
     const out = new Map<string, CaMaterial>([[caIdOf(p.ca.certDer), p.ca]]);
     for (const prev of p.previous) {
       if (!prev.sealedKey) continue;
@@ -102,6 +104,7 @@ export function createRevocationService(deps: {
         deps.log?.error({ caId: id }, 'cannot open the key of a rotated-out CA; its CRL is not published');
       }
     }
+    signerCache = { version: p.version, map: out };
     return out;
   }
 
