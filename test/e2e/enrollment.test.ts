@@ -149,6 +149,9 @@ test('an erased device that enrolls again with the same UDID keeps its row and h
   await device.connect();
   assert.equal(device.state.erased, true);
   device.close();
+  // The erased device's identity is revoked (on record; listed in the CRL).
+  const erasedSerial = parseCertificate(enrolled.identity.certDer).serialHex;
+  assert.ok(auditActions().some((a) => a.action === 'ca.certificate.revoke' && a.outcome === 'success' && a.target_id === erasedSerial));
   const before = (await api(server, 'GET', `/api/v1/devices/${udid}/commands`)).json as { items: unknown[] };
   // Erased: a new invitation, a new identity, the same UDID.
   const { url } = await createInvitation(server);
