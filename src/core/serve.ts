@@ -215,6 +215,12 @@ async function startNode(
       });
     }
   }
+  // CRLs that are a day old are made again, by one node (on SQLite the only one).
+  cluster.jobs.register({
+    name: 'enroll.crl',
+    intervalMs: 10 * 60_000,
+    run: async () => void (await enrollment.revocation.maintain()),
+  });
   cluster.jobs.start();
 
   const admin: FastifyInstance = await createAdminServer({
@@ -341,10 +347,10 @@ async function startNode(
     log.info({ anchors: msg.trustAnchors.length, intermediates: msg.intermediates.length }, 'enrollment CA changed; trust set sent to the device gateway');
   });
   // Other nodes' CA changes (several nodes on one database) are picked up here.
-  // Likewise revocations: the revoked set is reloaded, and CRLs that are due are made again.
+  // Likewise revocations: the revoked set is reloaded (CRLs that are due are made by the leader's job).
   const pkiRefresh = setInterval(() => {
     enrollment.pki.reload().catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : 'unknown' }, 'enrollment CA reload failed'));
-    enrollment.revocation.maintain().catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : 'unknown' }, 'CRL maintenance failed'));
+    enrollment.revocation.maintain({ publish: false }).catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : 'unknown' }, 'revoked set reload failed'));
   }, 30_000);
   pkiRefresh.unref();
   /** Stops everything this node started, in reverse order of dependence. */

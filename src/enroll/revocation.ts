@@ -60,8 +60,8 @@ export interface RevocationService {
   isRevoked(certSha256: string): boolean;
   /** The CRL (DER) of the CA with this id, made now if there is none yet. */
   crl(caId: string): Promise<Uint8Array | undefined>;
-  /** Reloads the revoked set and remakes CRLs that are due (periodic job). */
-  maintain(): Promise<{ revoked: number; crlsMade: number }>;
+  /** Reloads the revoked set and (unless `publish` is false) remakes CRLs that are due (periodic job). */
+  maintain(opts?: { publish?: boolean }): Promise<{ revoked: number; crlsMade: number }>;
   /** URL of the current CA's CRL, for new identities. */
   currentCrlUrl(): string;
   /** Waits for background CRL publication (tests, shutdown). */
@@ -279,10 +279,11 @@ export function createRevocationService(deps: {
       return ca ? makeCrl(caId, ca) : undefined;
     },
 
-    async maintain() {
+    async maintain(opts = {}) {
       const all = await deps.certificates.listRevoked();
       revoked = new Set(all.map((c) => c.sha256));
       let made = 0;
+      if (opts.publish === false) return { revoked: revoked.size, crlsMade: 0 };
       const now = deps.now().getTime();
       for (const [id, ca] of signers()) {
         const raw = await deps.settings.get(crlKey(id));
