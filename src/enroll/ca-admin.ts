@@ -8,7 +8,7 @@
 // expire or renew. Staging in one value makes the change atomic; applying it is
 // idempotent and also runs at start, so kill -9 at any point leaves either the
 // old or the new CA, never a mixed pair.
-import { hash } from 'node:crypto';
+import { createPrivateKey, hash, type KeyObject } from 'node:crypto';
 import type { AuditRecorder } from '../audit/types.ts';
 import { badRequest, conflict, isRampartError, notFound } from '../lib/errors.ts';
 import { createCertificateAuthority } from '../pki/authority.ts';
@@ -21,7 +21,6 @@ import type { Sealer } from '../services/checkin.ts';
 import type { ApprovalGuard } from '../authz/types.ts';
 import type { Actor } from '../services/types.ts';
 import type { SettingsStore } from '../storage/types.ts';
-import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { CA_KEY_AAD, CA_KEYS, encodeIssuer, previousIssuers, type LivePki } from './live-pki.ts';
 
 const { cert: CERT_KEY, sealedKey: SEALED_KEY, chain: CHAIN_KEY, previous: PREVIOUS, pending: PENDING, csr: CSR, staged: STAGED } = CA_KEYS;
