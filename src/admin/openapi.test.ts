@@ -39,7 +39,7 @@ describe('OpenAPI document', () => {
       const op = doc.paths[r.url.replace(/:([A-Za-z]+)/g, '{$1}')]![r.method.toLowerCase()]!;
       assert.ok(op.responses['202'] && op.responses['429'], `${r.id} documents 202 and 429`);
     }
-    assert.deepEqual(ROUTES.filter((x) => x.approval).map((x) => x.id).sort(), ['assignRole', 'bulkCommand', 'createAccount', 'createAdmin', 'enqueueCommand', 'exportStaff', 'rotateCa', 'updateRole', 'uploadPushCertificate']);
+    assert.deepEqual(ROUTES.filter((x) => x.approval).map((x) => x.id).sort(), ['assignRole', 'bulkCommand', 'createAccount', 'createAdmin', 'enqueueCommand', 'exportStaff', 'importCa', 'rotateCa', 'updateRole', 'uploadPushCertificate']);
     const count = Object.values(doc.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
     assert.equal(count, ROUTES.length);
   });

@@ -34,7 +34,8 @@ import type { ThrottlePolicy } from '../identity/throttle.ts';
 import type { IdpRoleSync } from '../identity/types.ts';
 import { createKeyRing, createSecretBox } from '../keys/secret-box.ts';
 import { createCertificateAuthority } from '../pki/authority.ts';
-import { registerEnrollmentExecutors, setupEnrollment } from '../enroll/setup.ts';
+import { registerEnrollmentExecutors, setupEnrollment, type Enrollment } from '../enroll/setup.ts';
+import type { InvitationReferences } from '../enroll/invitations.ts';
 import { createAuditReadService } from '../audit/service.ts';
 import type { StaffDirectory } from '../directory/staff.ts';
 import { openTestDirectory } from '../directory/test-directory.ts';
@@ -78,6 +79,8 @@ export interface TestStack {
   /** What the stack's admin server was built with; tests that build their own server add to it. */
   adminDeps: AdminServerDeps;
   directory: StaffDirectory;
+  /** Invitations, device enrollment and the enrollment CA (src/enroll). */
+  enrollment: Enrollment;
   /** With `fleet: true`: device groups and bulk actions. */
   fleet?: OpenedFleet;
   opened: OpenedStorage;
@@ -163,8 +166,9 @@ export async function createTestStack(opts: {
   });
   const auth = identity.authenticator;
   const ca = await createCertificateAuthority({ commonName: 'Test Enrollment CA', validityDays: 365, now: now(), keyAlgorithm: 'rsa-2048' });
+  const references: InvitationReferences = {};
   const enrollment = await setupEnrollment({
-    opened, ca, sealer: createSecretBox(createKeyRing([{ id: 'k1', key: new Uint8Array(randomBytes(32)) }], 'k1')),
+    opened, ca, references, sealer: createSecretBox(createKeyRing([{ id: 'k1', key: new Uint8Array(randomBytes(32)) }], 'k1')),
     audit, lookup: audit.log, now, baseUrl: () => 'https://mdm.test', topic: () => 'com.apple.mgmt.External.test',
     log: { warn: () => {}, error: () => {} },
     gate: authz.gate,
@@ -172,6 +176,8 @@ export async function createTestStack(opts: {
   registerEnrollmentExecutors(authz.gate, enrollment);
   audit.events.length = 0; // set-up events (the SCEP RA's creation) are not what tests assert on
   const directory = await openTestDirectory(opened, audit, now);
+  references.staffExists = (id) => directory.exists(id);
+  if (fleet) references.groupExists = (id) => fleet.groupExists(id);
   const exportGate = fourEyesExportGate(authz.gate, audit);
   const runExport: ExportRun = (actor, recipient) => runExportJob({ directory, gate: exportGate, audit }, actor, recipient);
   const exportDownloads = await openExportDownloads({ opened, run: runExport, audit, now });
@@ -185,7 +191,7 @@ export async function createTestStack(opts: {
     audit,
     authz: { admins: authz.admins, roles: authz.roles, tokens: authz.tokens, approvals: authz.gate },
     ...(fleet ? { groups: fleet.groups, bulk: fleet.bulk } : {}),
-    enrollment: { invitations: enrollment.invitations, ca: enrollment.ca },
+    enrollment: { invitations: enrollment.invitations, ca: enrollment.ca, revocation: enrollment.revocation },
     directory,
     exportJob: runExport,
     exportDownload: (actor, id) => exportDownloads.download(actor, id),
@@ -201,6 +207,7 @@ export async function createTestStack(opts: {
   return {
     adminDeps,
     directory,
+    enrollment,
     opened,
     storage,
     audit,

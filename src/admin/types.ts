@@ -12,6 +12,7 @@ import type { PushCertService } from '../push/cert-service.ts';
 import type { GroupService } from '../groups/service.ts';
 import type { BulkService } from '../bulk/service.ts';
 import type { InvitationService } from '../enroll/invitations.ts';
+import type { RevocationService } from '../enroll/revocation.ts';
 import type { CaService } from '../enroll/ca-admin.ts';
 import type { AuditReadService } from '../audit/service.ts';
 import type { Metrics } from '../core/metrics.ts';
@@ -52,7 +53,7 @@ export interface AdminServices {
   /** Fleet-wide and group actions (absent: 404). */
   bulk?: BulkService;
   /** Invitations and the CA (src/enroll); the routes answer 503 without them. */
-  enrollment?: { invitations: InvitationService; ca: CaService };
+  enrollment?: { invitations: InvitationService; ca: CaService; revocation?: RevocationService };
   auditLog: AuditReadService;
   /** Prometheus metrics of this node (src/core/metrics.ts); GET /metrics answers 404 without them. */
   metrics?: Pick<Metrics, 'render' | 'adminRoute'>;

@@ -14,6 +14,7 @@ export const ACTIONS = {
   roleUpdate: 'role.update',
   pushCertificate: 'push.certificate',
   caRotate: 'ca.rotate',
+  caImport: 'ca.import',
   piiExport: 'pii.export',
   keyRotate: 'keys.rotate',
   detectionDisable: 'detection.disable',

@@ -1,10 +1,14 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createTestStack, type TestStack } from '../admin/testkit.ts';
 import { runCli, type CliIo } from './program.ts';
+import type { Actor } from '../services/types.ts';
+import { opensslRoot } from '../pki/external-root.test.ts';
+
+const ROOT: Actor = { type: 'admin', id: 'root', permissions: new Set(['*']) };
 
 function io(env: Record<string, string | undefined>): CliIo & { out: () => string; err: () => string } {
   let o = '';
@@ -32,11 +36,24 @@ describe('rampart invite / ca against a running admin server', () => {
   it('invite create prints the one-time URL and a terminal QR code, and writes a PNG', async () => {
     const t = io(env);
     const png = path.join(dir, 'invite.png');
-    assert.equal(await runCli(['invite', 'create', '--staff', 'staff-42', '--expires-in-hours', '4', '--png', png], t), 0, t.err());
+    const staff = await s.directory.create(ROOT, { userName: 'jane@example.org', displayName: 'Jane' }, 'admin');
+    assert.equal(await runCli(['invite', 'create', '--staff', staff.id, '--expires-in-hours', '4', '--png', png], t), 0, t.err());
     assert.match(t.out(), /https:\/\/mdm\.test\/enroll\/[A-Za-z0-9_-]{43}\n/);
     assert.match(t.out(), /[▀▄█]/); // block characters of the QR code
     const bytes = readFileSync(png);
     assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  });
+
+  it('invite create refuses a staff member or device group that does not exist (400, on record, nothing stored)', async () => {
+    const before = (await s.enrollment.store.list({ limit: 1000 })).length;
+    for (const args of [['--staff', 'staff-42'], ['--group', 'grp_00000000000000000000000000000000']]) {
+      const t = io(env);
+      assert.equal(await runCli(['invite', 'create', '--no-qr', ...args], t), 1);
+      assert.match(t.err(), args[0] === '--staff' ? /unknown staff member/ : /unknown device group/);
+    }
+    assert.equal((await s.enrollment.store.list({ limit: 1000 })).length, before);
+    const ev = await s.audit.log.store.search({ action: 'enroll.invitation.create', limit: 10 });
+    assert.deepEqual(ev.filter((e) => e.outcome === 'failure').length, 2);
   });
 
   it('invite list and revoke', async () => {
@@ -71,8 +88,51 @@ describe('rampart invite / ca against a running admin server', () => {
     assert.equal(await runCli(['approvals', 'approve', approvalId], rot), 0, rot.err());
     const again = io(env);
     assert.equal(await runCli(['ca', 'show'], again), 0);
-    assert.match(again.out(), /a rotation is pending/);
+    assert.match(again.out(), /^CA: CN=Rampart Enrollment CA/);
+    assert.match(again.out(), /previous CA \(trusted for its identities until they expire or renew\): CN=Test Enrollment CA/);
     const ev = await s.audit.log.store.search({ action: 'ca.rotate', limit: 10 });
     assert.deepEqual(ev.map((e) => e.outcome), ['denied', 'success']);
+  });
+
+  it('ca csr, then ca import of the intermediate an openssl root signed (four-eyes)', async () => {
+    const root = opensslRoot();
+    s.clock.now = new Date(); // openssl's certificates start now
+    try {
+      const csrFile = path.join(dir, 'rampart.csr');
+      const c = io(env);
+      assert.equal(await runCli(['ca', 'csr', '--cn', 'CLI Intermediate', '--out', csrFile], c), 0, c.err());
+      assert.match(c.out(), /CSR written to/);
+      const intPem = root.signIntermediate(readFileSync(csrFile, 'utf8'), { pathlen: 0 });
+      writeFileSync(path.join(dir, 'int.pem'), intPem);
+      writeFileSync(path.join(dir, 'root.pem'), root.rootPem);
+      const bad = io(env);
+      assert.equal(await runCli(['ca', 'import', '--cert', path.join(dir, 'root.pem')], bad), 1);
+      assert.match(bad.err(), /not for the key of the pending CSR/);
+      const held = io(env);
+      assert.equal(await runCli(['ca', 'import', '--cert', path.join(dir, 'int.pem'), '--chain', path.join(dir, 'root.pem')], held), 0, held.err());
+      const approvalId = /rampart approvals approve (\S+)/.exec(held.out())?.[1];
+      assert.ok(approvalId, held.out());
+      const officer = await s.adminWithToken('ca-officer-2', ['owner']);
+      const ok = io({ ...env, RAMPART_TOKEN: officer.token });
+      assert.equal(await runCli(['approvals', 'approve', approvalId], ok), 0, ok.err());
+      const sh = io(env);
+      assert.equal(await runCli(['ca', 'show'], sh), 0);
+      assert.match(sh.out(), /^CA: CN=CLI Intermediate/);
+      assert.match(sh.out(), /issued by: CN=External Root CA/);
+      const pem = io(env);
+      assert.equal(await runCli(['ca', 'show', '--pem'], pem), 0);
+      assert.equal((pem.out().match(/BEGIN CERTIFICATE/g) ?? []).length, 2);
+      // ca revoke: exactly one of --serial/--device; an unknown serial is a 404.
+      const both = io(env);
+      assert.equal(await runCli(['ca', 'revoke', '--serial', '0a', '--device', 'UDID'], both), 2);
+      const unknown = io(env);
+      assert.equal(await runCli(['ca', 'revoke', '--serial', 'abcdef0123'], unknown), 1);
+      assert.match(unknown.err(), /no certificate with that serial/);
+      const noDevice = io(env);
+      assert.equal(await runCli(['ca', 'revoke', '--device', 'UDID-NONE', '--reason', 'keyCompromise'], noDevice), 1);
+      assert.match(noDevice.err(), /no unrevoked identity/);
+    } finally {
+      root.close();
+    }
   });
 });

@@ -1,5 +1,5 @@
-// `rampart invite create|list|revoke` and `rampart ca show|rotate`, over the admin API.
-import { writeFileSync } from 'node:fs';
+// `rampart invite create|list|revoke` and `rampart ca show|rotate|import|csr|revoke`, over the admin API.
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import QRCode from 'qrcode';
@@ -80,24 +80,78 @@ export function registerEnrollmentCommands(program: Command, c: EnrollCliContext
   const ca = program.command('ca').description('the enrollment certificate authority');
   const showCert = (label: string, v: CertView): string =>
     `${label}: ${sanitize(v.subject)}\n  serial ${sanitize(v.serial)}\n  valid ${sanitize(v.notBefore)} .. ${sanitize(v.notAfter)}\n  SHA-256 ${sanitize(v.sha256)}\n`;
-  c.withApi(ca.command('show').description('the CA, its SCEP RA and rotated-out CAs still trusted'))
-    .option('--pem', 'print the CA certificate as PEM')
+  type CaShow = { current: CertView; chain: CertView[]; ra: CertView; previous: CertView[]; rotationPending: boolean; csrPending: boolean };
+  c.withApi(ca.command('show').description('the CA (and its chain), its SCEP RA and rotated-out CAs still trusted'))
+    .option('--pem', 'print the CA certificate (and its chain) as PEM')
     .action(async (o: ApiOpts & { pem?: boolean }) => {
-      const r = await c.client(o).get<{ current: CertView; ra: CertView; previous: CertView[]; rotationPending: boolean }>('/api/v1/ca');
+      const r = await c.client(o).get<CaShow>('/api/v1/ca');
       if (o.json) return c.json(r);
-      if (o.pem) return c.out(r.current.pem);
-      c.out(showCert('CA', r.current) + showCert('SCEP RA', r.ra));
-      for (const p of r.previous) c.out(showCert('previous CA (trusted until its identities renew)', p));
-      if (r.rotationPending) c.out('a rotation is pending: it applies at the next start\n');
+      if (o.pem) return c.out(r.current.pem + r.chain.map((x) => x.pem).join(''));
+      c.out(showCert('CA', r.current));
+      for (const x of r.chain) c.out(showCert('  issued by', x));
+      c.out(showCert('SCEP RA', r.ra));
+      for (const p of r.previous) c.out(showCert('previous CA (trusted for its identities until they expire or renew)', p));
+      if (r.rotationPending) c.out('a CA change is staged: it applies at the next start\n');
+      if (r.csrPending) c.out('a CSR is pending: import its signed certificate with `rampart ca import --cert <pem> --chain <pem>`\n');
     });
-  c.withApi(ca.command('rotate').description('create a new CA; it applies at the next start, the old one stays trusted for existing identities'))
+  const held = (r: ApprovalView): void => c.out(`held for approval by a second administrator: rampart approvals approve ${sanitize(r.id)}\n`);
+  c.withApi(ca.command('rotate').description('create a new CA, in effect at once; the old one stays trusted for existing identities'))
     .action(async (o: ApiOpts) => {
-      const r = await c.client(o).post<{ pending: CertView } | ApprovalView>('/api/v1/ca/rotate', {});
+      const r = await c.client(o).post<{ current: CertView } | ApprovalView>('/api/v1/ca/rotate', {});
       if (o.json) return c.json(r);
-      if (isApproval(r)) {
-        c.out(`held for approval by a second administrator: rampart approvals approve ${sanitize(r.id)}\n`);
-        return;
-      }
-      c.out(showCert('new CA (pending: restart to apply)', r.pending));
+      if (isApproval(r)) return held(r);
+      c.out(showCert('new CA (in effect)', r.current));
     });
+  c.withApi(ca.command('import').description('make an existing CA (--cert + --key) or an intermediate signed from `ca csr` (--cert + --chain) the enrollment CA'))
+    .requiredOption('--cert <file>', 'the CA certificate (PEM)')
+    .option('--key <file>', 'its private key (unencrypted PEM); omit for the key of the pending CSR')
+    .option('--chain <file>', 'the certificates above it, issuer first, up to the root (PEM)')
+    .action(async (o: ApiOpts & { cert: string; key?: string; chain?: string }) => {
+      const body: Record<string, string> = { certPem: readPem(o.cert) };
+      if (o.key !== undefined) body.keyPem = readPem(o.key);
+      if (o.chain !== undefined) body.chainPem = readPem(o.chain);
+      const r = await c.client(o).post<{ current: CertView } | ApprovalView>('/api/v1/ca/import', body);
+      if (o.json) return c.json(r);
+      if (isApproval(r)) return held(r);
+      c.out(showCert('imported CA (in effect)', r.current));
+    });
+  c.withApi(ca.command('csr').description('make a new CA key in the server (sealed) and print a CSR for an external root to sign'))
+    .option('--cn <name>', 'common name of the intermediate CA')
+    .option('--org <name>', 'organization')
+    .option('--out <file>', 'write the CSR (PEM) to this file instead of printing it')
+    .action(async (o: ApiOpts & { cn?: string; org?: string; out?: string }) => {
+      const body: Record<string, string> = {};
+      if (o.cn !== undefined) body.commonName = o.cn;
+      if (o.org !== undefined) body.organization = o.org;
+      const r = await c.client(o).post<{ csrPem: string; publicKeySha256: string }>('/api/v1/ca/csr', body);
+      if (o.json) return c.json(r);
+      if (o.out !== undefined) {
+        try {
+          writeFileSync(o.out, r.csrPem, { mode: 0o644 });
+        } catch {
+          throw new CliError('cannot write the CSR file');
+        }
+        c.out(`CSR written to ${sanitize(o.out)} (public key SHA-256 ${sanitize(r.publicKeySha256)})\n`);
+      } else c.out(r.csrPem);
+    });
+  c.withApi(ca.command('revoke').description('revoke a device identity certificate (--serial) or every identity of a device (--device); the CRL is published again'))
+    .option('--serial <hex>', 'serial number of the certificate (hex)')
+    .option('--device <udid>', 'revoke every identity bound to this device')
+    .addOption(new Option('--reason <reason>', 'CRL reason').choices(['unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'privilegeWithdrawn']))
+    .action(async (o: ApiOpts & { serial?: string; device?: string; reason?: string }) => {
+      if ((o.serial === undefined) === (o.device === undefined)) throw new CliError('give exactly one of --serial and --device', 2);
+      const body: Record<string, string> = o.serial !== undefined ? { serial: o.serial } : { deviceId: o.device! };
+      if (o.reason !== undefined) body.reason = o.reason;
+      const r = await c.client(o).post<{ serials: string[]; alreadyRevoked: boolean }>('/api/v1/ca/revoke', body);
+      if (o.json) return c.json(r);
+      c.out(`${r.alreadyRevoked ? 'already revoked' : 'revoked'}: ${r.serials.map(sanitize).join(', ')}\n`);
+    });
+}
+
+function readPem(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    throw new CliError(`cannot read ${sanitize(file)}`);
+  }
 }

@@ -10,6 +10,7 @@ import type { CertificateStore, SettingsStore } from '../storage/types.ts';
 const CERT_KEY = 'ca.cert';
 const SEALED_KEY = 'ca.key.sealed';
 const KEY_AAD = 'ca-key';
+const CHAIN_KEY = 'ca.chain';
 
 export async function loadOrCreateCa(
   deps: { settings: SettingsStore; sealer: Sealer; now: () => Date },
@@ -31,19 +32,27 @@ export async function loadOrCreateCa(
   return { ca, created: true };
 }
 
-export async function loadCa(deps: { settings: SettingsStore; sealer: Sealer }): Promise<CaMaterial | undefined> {
-  const cert = await deps.settings.get(CERT_KEY);
-  const sealed = await deps.settings.get(SEALED_KEY);
+/** The issuing CA and, for an intermediate, the certificates above it (`ca.chain`, issuer first). */
+export async function loadCa(deps: { settings: SettingsStore; sealer: Sealer }): Promise<(CaMaterial & { chain: Uint8Array[] }) | undefined> {
+  const [cert, sealed, chain] = await Promise.all([deps.settings.get(CERT_KEY), deps.settings.get(SEALED_KEY), deps.settings.get(CHAIN_KEY)]);
   if (!cert || !sealed) return undefined;
   const pkcs8 = deps.sealer.open(new Uint8Array(Buffer.from(sealed, 'base64')), KEY_AAD);
   const privateKey: KeyObject = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
-  return { certDer: new Uint8Array(Buffer.from(cert, 'base64')), privateKey };
+  return { certDer: new Uint8Array(Buffer.from(cert, 'base64')), privateKey, chain: decodeList(chain) };
+}
+
+/** A JSON list of base64 DER certificates ('' or absent: none). */
+export function decodeList(raw: string | undefined): Uint8Array[] {
+  if (!raw) return [];
+  const list = JSON.parse(raw) as unknown;
+  if (!Array.isArray(list)) return [];
+  return list.filter((x): x is string => typeof x === 'string').map((b) => new Uint8Array(Buffer.from(b, 'base64')));
 }
 
 /** Issues a device identity certificate and records it (serial tracking, revocation later). */
 export async function issueDeviceIdentity(
   deps: { ca: CaMaterial; certificates: CertificateStore; now: () => Date },
-  req: { publicKey: KeyObject | Uint8Array; commonName: string; deviceId?: string; validityDays?: number },
+  req: { publicKey: KeyObject | Uint8Array; commonName: string; deviceId?: string; validityDays?: number; crlUrl?: string },
 ): Promise<Uint8Array> {
   const der = await issueCertificate(deps.ca, {
     subject: `CN=${req.commonName.replace(/[,=+<>#;"\\]/g, '_')},O=Rampart`,
@@ -51,6 +60,7 @@ export async function issueDeviceIdentity(
     validityDays: req.validityDays ?? 365,
     now: deps.now(),
     profile: 'device-identity',
+    ...(req.crlUrl ? { crlDistributionPoints: [req.crlUrl] } : {}),
   });
   const info = certInfo(der);
   await deps.certificates.add({

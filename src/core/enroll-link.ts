@@ -10,22 +10,34 @@ import { MAX_PKI_MESSAGE_BYTES } from '../protocol/scep/oids.ts';
 import { fixed } from './gateway-link.ts';
 
 
-export function createEnrollLink(deps: { enrollment: DeviceEnrollmentService; log: { error(obj: object, msg: string): void } }) {
+const CA_ID_RE = /^[0-9a-f]{32}$/;
+
+export function createEnrollLink(deps: {
+  enrollment: DeviceEnrollmentService;
+  /** CRLs by CA id (src/enroll/revocation.ts). */
+  crl?: (caId: string) => Promise<Uint8Array | undefined>;
+  log: { error(obj: object, msg: string): void };
+}) {
   return {
     async handleEnroll(m: EnrollRequest): Promise<ResponseMessage> {
       const ctx = { source: m.source, requestId: m.requestId };
       let r: EnrollReply;
       try {
-        if (m.op === 'profile') {
-          if (!isToken(m.token) || m.body !== undefined) return fixed(m.id, 400);
+        if (m.op === 'crl') {
+          if (typeof m.caId !== 'string' || !CA_ID_RE.test(m.caId) || m.body !== undefined || m.token !== undefined) return fixed(m.id, 400);
+          const der = deps.crl ? await deps.crl(m.caId) : undefined;
+          if (!der) return fixed(m.id, 404);
+          r = { status: 200, contentType: 'application/pkix-crl', body: der };
+        } else if (m.op === 'profile') {
+          if (!isToken(m.token) || m.body !== undefined || m.caId !== undefined) return fixed(m.id, 400);
           r = await deps.enrollment.profile(m.token, ctx);
         } else if (m.op === 'PKIOperation') {
-          if (m.body === undefined || m.token !== undefined) return fixed(m.id, 400);
+          if (m.body === undefined || m.token !== undefined || m.caId !== undefined) return fixed(m.id, 400);
           const body = new Uint8Array(Buffer.from(m.body, 'base64'));
           if (body.length === 0 || body.length > MAX_PKI_MESSAGE_BYTES) return fixed(m.id, 400);
           r = await deps.enrollment.scep('PKIOperation', body, ctx);
         } else {
-          if (m.body !== undefined || m.token !== undefined) return fixed(m.id, 400);
+          if (m.body !== undefined || m.token !== undefined || m.caId !== undefined) return fixed(m.id, 400);
           r = await deps.enrollment.scep(m.op, undefined, ctx);
         }
       } catch (e) {

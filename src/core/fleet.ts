@@ -19,6 +19,8 @@ export interface OpenedFleet {
   /** Group membership, for the device-group limits of role assignments (src/authz). */
   membership: GroupMembership;
   bulk: BulkService;
+  /** Whether a device group with this id exists (enrollment invitations name one). */
+  groupExists(id: string): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -60,5 +62,11 @@ export async function openFleet(d: {
       return job;
     },
   };
-  return { groups, membership: { groupsOf: (deviceId) => groupStore.groupsOf(deviceId) }, bulk, stop: () => worker.stop() };
+  return {
+    groups,
+    membership: { groupsOf: (deviceId) => groupStore.groupsOf(deviceId) },
+    bulk,
+    groupExists: async (id) => (await groupStore.get(id)) !== undefined,
+    stop: () => worker.stop(),
+  };
 }

@@ -29,6 +29,10 @@ export interface GatewayLinkDeps {
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** Counts each request by message type and outcome, and device results (src/core/metrics.ts). */
   metrics?: Pick<Metrics, 'device' | 'commands'>;
+  /** Whether an identity (SHA-256) was revoked (src/enroll/revocation.ts): refused and recorded. */
+  revoked?: (certSha256: string) => boolean;
+  /** Summarises floods of refusals (audit writes per key). */
+  rejections?: { allow(key: string): boolean };
 }
 
 /** An error answer with the fixed body for its status. */
@@ -92,6 +96,21 @@ export function createGatewayLink(deps: GatewayLinkDeps) {
             : deps.verifier.clientCertificate(new Uint8Array(Buffer.from(req.identity.certDer, 'base64')));
       } catch {
         return integrityViolation(req, 'identity_not_verified');
+      }
+      if (deps.revoked?.(certSha256)) {
+        // A revoked identity with a valid signature: a security event (summarised when one keeps trying).
+        if (!deps.rejections || deps.rejections.allow(`revoked|${certSha256}`)) {
+          await audit.record({
+            action: 'device.identity.revoked_used',
+            actor: { type: 'anonymous', id: req.source },
+            source: req.source,
+            requestId: req.requestId,
+            target: { type: 'certificate', id: certSha256 },
+            outcome: 'denied',
+            details: { endpoint: req.endpoint },
+          });
+        }
+        return fixed(req.id, 401);
       }
       let parsed: DeviceMessage;
       try {

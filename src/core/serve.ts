@@ -18,6 +18,7 @@ import { createDevelopmentTls } from './tls.ts';
 import { loadOrCreateCa } from './ca.ts';
 import { registerEnrollmentExecutors, setupEnrollment } from '../enroll/setup.ts';
 import { applyPendingRotation } from '../enroll/ca-admin.ts';
+import type { InvitationReferences } from '../enroll/invitations.ts';
 import { openKeys } from './keys.ts';
 import { openAudit, type OpenedAudit } from './audit.ts';
 import { openPush } from './push.ts';
@@ -138,8 +139,10 @@ async function startNode(
 
   const rejections = createRateCounter(20, 60_000);
   let deviceBaseUrl = config.publicUrl;
+  // Invitations may name a staff member and a device group: looked up once those modules are open.
+  const references: InvitationReferences = {};
   const enrollment = await setupEnrollment({
-    opened, ca, sealer: keys.sealer, audit: audit.recorder, lookup: audit.log, now, log, rejections,
+    opened, ca, sealer: keys.sealer, audit: audit.recorder, lookup: audit.log, now, log, rejections, references,
     baseUrl: () => deviceBaseUrl,
     topic: () => topic,
     gate: authz.gate,
@@ -165,6 +168,8 @@ async function startNode(
   const jobCommands = createCommandService(commandDeps);
   const fleet = await openFleet({ opened, audit: audit.recorder, commands: jobCommands, gate: authz.gate, build: (input) => buildCommand(input), outbox: push.outbox, log, now });
   membership.groups = fleet.membership;
+  references.staffExists = (id) => staff.directory.exists(id);
+  references.groupExists = (id) => fleet.groupExists(id);
   registerCommandExecutors(authz.gate, commands, fleet.bulk);
   // Personal-data export: four-eyes approved, sealed to the requester's key, downloaded once.
   const exportGate = fourEyesExportGate(authz.gate, audit.recorder);
@@ -224,6 +229,12 @@ async function startNode(
       });
     }
   }
+  // CRLs that are a day old are made again, by one node (on SQLite the only one).
+  cluster.jobs.register({
+    name: 'enroll.crl',
+    intervalMs: 10 * 60_000,
+    run: async () => void (await enrollment.revocation.maintain()),
+  });
   cluster.jobs.start();
 
   const admin: FastifyInstance = await createAdminServer({
@@ -234,7 +245,7 @@ async function startNode(
     auth: identity.authenticator,
     audit: audit.recorder,
     authz: { admins: authz.admins, roles: authz.roles, tokens: authz.tokens, approvals: authz.gate },
-    enrollment: { invitations: enrollment.invitations, ca: enrollment.ca },
+    enrollment: { invitations: enrollment.invitations, ca: enrollment.ca, revocation: enrollment.revocation },
     auditLog: createAuditReadService({ store: audit.log.store, audit: audit.recorder }),
     logger: log,
     push: push.certs,
@@ -271,19 +282,25 @@ async function startNode(
     audit: audit.recorder,
     lookup: audit.log,
     sealer: keys.sealer,
-    trustAnchors: enrollment.trustAnchors,
+    trust: () => {
+      const p = enrollment.pki.current();
+      return { version: p.version, anchors: p.trust.anchors, intermediates: p.trust.intermediates };
+    },
     limits: { maxBodyBytes: config.maxBodyBytes, maxPlistDepth: config.maxPlistDepth },
     log,
     now,
     topic: () => topic,
     identities: enrollment.device,
     metrics,
+    revoked: (sha) => enrollment.revocation.isRevoked(sha),
+    rejections,
   });
   const init: InitMessage = {
     t: 'init',
     listen: config.deviceListen,
     tls: { certPem: tls.certPem, keyPem: tls.keyPem },
-    trustAnchors: enrollment.trustAnchors.map((c) => Buffer.from(c).toString('base64')),
+    trustAnchors: enrollment.pki.current().trust.anchors.map((c) => Buffer.from(c).toString('base64')),
+    intermediates: enrollment.pki.current().trust.intermediates.map((c) => Buffer.from(c).toString('base64')),
     limits: { maxBodyBytes: config.maxBodyBytes, maxPlistDepth: config.maxPlistDepth },
     proxy: { clientCertHeader: config.proxyClientCertHeader ?? null, trusted: config.trustedProxies },
     coreTimeoutMs: 25_000,
@@ -333,12 +350,34 @@ async function startNode(
       if (!everReady && restartInMs !== null && restartInMs >= 1600) readyReject(new Error('the device gateway failed to start'));
     },
   });
+  // A CA rotation or import takes effect at once: the gateway gets the new
+  // trust set (public certificates only), and a restarted gateway gets it in init.
+  enrollment.pki.onChange((p) => {
+    const msg = {
+      t: 'trust' as const,
+      trustAnchors: p.trust.anchors.map((c) => Buffer.from(c).toString('base64')),
+      intermediates: p.trust.intermediates.map((c) => Buffer.from(c).toString('base64')),
+    };
+    init.trustAnchors = msg.trustAnchors;
+    init.intermediates = msg.intermediates;
+    gateway.send(msg);
+    log.info({ anchors: msg.trustAnchors.length, intermediates: msg.intermediates.length }, 'enrollment CA changed; trust set sent to the device gateway');
+  });
+  // Other nodes' CA changes (several nodes on one database) are picked up here.
+  // Likewise revocations: the revoked set is reloaded (CRLs that are due are made by the leader's job).
+  const pkiRefresh = setInterval(() => {
+    enrollment.pki.reload().catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : 'unknown' }, 'enrollment CA reload failed'));
+    enrollment.revocation.maintain({ publish: false }).catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : 'unknown' }, 'revoked set reload failed'));
+  }, 30_000);
+  pkiRefresh.unref();
   /** Stops everything this node started, in reverse order of dependence. */
   const shutdown = async (): Promise<void> => {
     await cluster.stop();
     clearInterval(purge);
+    clearInterval(pkiRefresh);
     await gateway.stop();
     await admin.close();
+    await enrollment.revocation.flush();
     await fleet.stop();
     await push.stop();
     await staff.close();

@@ -104,7 +104,10 @@ export function runDirectoryConformance(backend: 'sqlite' | 'postgres'): void {
 
     withStack('delete hides the record at once and destroys its data key after the retention', async (s) => {
       const v = await s.dir.create(admin, person('gone'), 'admin');
+      assert.equal(await s.dir.exists(v.id), true);
       await s.dir.remove(admin, v.id, 'admin');
+      assert.equal(await s.dir.exists(v.id), false);
+      assert.equal(await s.dir.exists('never-there'), false);
       await assert.rejects(s.dir.get(reader, v.id, 'admin'), rampartError('not_found'));
       assert.deepEqual((await s.dir.list(reader, { limit: 10, email: 'gone@example.org' }, 'admin')).items, []);
       // The same person can be provisioned again at once.

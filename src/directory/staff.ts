@@ -94,6 +94,8 @@ export interface StaffDirectory {
   getMany(actor: Actor, ids: string[], mode: Mode): Promise<StaffView[]>;
   /** Staff ids linked to a device (for the device view). */
   staffForDevice(deviceId: string): Promise<string[]>;
+  /** Whether a staff record with this id exists and is not deleted (no personal data read, no access row). */
+  exists(id: string): Promise<boolean>;
 }
 
 export const DIRECTORY_AAD_BLIND_KEY = 'blind-index-key';
@@ -579,6 +581,11 @@ export async function openDirectory(deps: DirectoryDeps): Promise<StaffDirectory
       const recs = ids.map((id) => byId.get(id)).filter((r): r is StaffRecord => r !== undefined);
       await account(db, actor, mode === 'scim' ? 'scim' : 'list', mode === 'scim', recs.map((r) => r.id));
       return recs.map((r) => viewFor(mode, r));
+    },
+
+    async exists(id) {
+      const row = await db.selectFrom('pii_staff').select('id').where('id', '=', id).where('status', '<>', 'deleted').executeTakeFirst();
+      return row !== undefined;
     },
 
     async staffForDevice(deviceId) {

@@ -123,16 +123,38 @@ describe('device enrollment service', () => {
     assert.equal((await pkcs(undefined, { type: 'RenewalReq', signer: renewed.identity })).rep.failInfo, 'badTime');
   });
 
-  it('CA rotation is staged in one value and applied at start; the old CA stays trusted', async () => {
+  it('CA rotation applies at once: new identities come from the new CA, the old CA stays trusted; applying again changes nothing', async () => {
     const settings = opened.storage.settings;
     const old = (await loadCa({ settings, sealer: box }))!;
-    const staged = await e.ca.rotate(ROOT);
-    assert.equal((await e.ca.show(ROOT)).rotationPending, true);
-    assert.equal(await applyPendingRotation(settings, now), true);
-    assert.equal(await applyPendingRotation(settings, now), false);
+    // An identity under the old CA, bound to a device.
+    const { token } = await e.invitations.create(ROOT, {});
+    const before = await pkcs(readSignedProfile((await e.device.profile(token, ctx)).body!, {}).scep.challenge);
+    await e.device.bound('UDID-OLD', certInfo(before.identity.certDer).sha256);
+    const versionBefore = e.pki.current().version;
+    const rotated = await e.ca.rotate(ROOT);
+    assert.equal(await applyPendingRotation(settings, now), false, 'nothing left staged');
     const current = (await loadCa({ settings, sealer: box }))!;
-    assert.equal(certInfo(current.certDer).sha256, staged.pending.sha256);
+    assert.equal(certInfo(current.certDer).sha256, rotated.current.sha256);
     assert.deepEqual(await previousCas(settings), [old.certDer]);
+    assert.notEqual(e.pki.current().version, versionBefore);
+    const shown = await e.ca.show(ROOT);
+    assert.equal(shown.current.sha256, rotated.current.sha256);
+    assert.equal(shown.rotationPending, false);
+    assert.deepEqual(shown.previous.map((p) => p.sha256), [certInfo(old.certDer).sha256]);
+    // The RA was re-issued by the new CA; a new enrollment gets an identity from the new CA.
+    assert.equal(certInfo(Buffer.from(shown.ra.pem.replace(/-----[^-]+-----|\s/g, ''), 'base64')).issuer, certInfo(current.certDer).subject);
+    const { token: t2 } = await e.invitations.create(ROOT, {});
+    const profile = readSignedProfile((await e.device.profile(t2, ctx)).body!, {});
+    assert.deepEqual(profile.caCertDer, current.certDer);
+    const fresh = await pkcs(profile.scep.challenge);
+    assert.equal(certInfo(fresh.identity.certDer).issuer, certInfo(current.certDer).subject);
+    // The old identity still renews (its CA is still trusted); the renewal comes from the new CA.
+    const renewed = await pkcs(undefined, { type: 'RenewalReq', signer: before.identity });
+    assert.equal(renewed.rep.status, 'SUCCESS');
+    assert.equal(certInfo(renewed.identity.certDer).issuer, certInfo(current.certDer).subject);
     assert.deepEqual((await entries('ca.rotate')).map((x) => x.outcome), ['success']);
+    assert.equal((await entries('ca.rotate.applied')).length, 1);
+    // A reload with nothing new changes nothing.
+    assert.deepEqual(await e.pki.reload(), { changed: false, raCreated: false });
   });
 });

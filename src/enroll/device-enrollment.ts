@@ -13,7 +13,6 @@
 import { createPublicKey, hash, randomBytes, randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditLookup, AuditRecorder } from '../audit/types.ts';
 import { issueDeviceIdentity } from '../core/ca.ts';
-import type { CaMaterial } from '../pki/authority.ts';
 import { certInfo } from '../pki/info.ts';
 import { parseCertificate } from '../protocol/cms/certificate.ts';
 import { createCmsVerifier } from '../protocol/cms/verify.ts';
@@ -26,19 +25,15 @@ import {
 import { statusText } from '../lib/status-text.ts';
 import type { CertificateStore } from '../storage/types.ts';
 import type { IdentityRebinder } from '../services/device-identity.ts';
-import type { RaMaterial } from './ra.ts';
+import type { EnrollmentPki } from './live-pki.ts';
+import type { RevocationService } from './revocation.ts';
 import { isToken, tokenHash } from './invitations.ts';
 import type { EnrollmentStore, Invitation } from './store.ts';
 
 export type EnrollReply = { status: number; contentType?: string; body?: Uint8Array };
 export type EnrollContext = { source: string; requestId: string };
 
-export interface EnrollmentPki {
-  ca: CaMaterial;
-  ra: RaMaterial;
-  /** CA certificates whose identities may still renew (the current one first, then rotated-out ones). */
-  trustedCas: Uint8Array[];
-}
+export type { EnrollmentPki } from './live-pki.ts';
 
 export interface DeviceEnrollmentDeps {
   store: EnrollmentStore;
@@ -64,6 +59,8 @@ export interface DeviceEnrollmentDeps {
    * (otherwise anyone holding an invitation could claim an enrolled device).
    */
   erasedSinceEnrollment: (deviceId: string) => Promise<boolean>;
+  /** Revocation and CRLs (src/enroll/revocation.ts): CRL URL in new identities, superseded identities revoked. */
+  revocation?: Pick<RevocationService, 'revokeForDevice' | 'currentCrlUrl'>;
 }
 
 export type RebindKind = 'renewal' | 're-enrollment';
@@ -89,9 +86,8 @@ export function createDeviceEnrollmentService(deps: DeviceEnrollmentDeps): Devic
   const claiming = new Map<string, Promise<EnrollReply>>();
   let verifierFor: { key: string; v: ReturnType<typeof createCmsVerifier> } | undefined;
 
-  function renewalVerifier(cas: Uint8Array[]) {
-    const key = cas.map((c) => sha256(c)).join(',');
-    if (!verifierFor || verifierFor.key !== key) verifierFor = { key, v: createCmsVerifier({ trustAnchors: cas }) };
+  function renewalVerifier(pki: EnrollmentPki) {
+    if (!verifierFor || verifierFor.key !== pki.version) verifierFor = { key: pki.version, v: createCmsVerifier({ trustAnchors: pki.trust.anchors, intermediates: pki.trust.intermediates }) };
     return verifierFor.v;
   }
 
@@ -111,7 +107,10 @@ export function createDeviceEnrollmentService(deps: DeviceEnrollmentDeps): Devic
   // ---- profile download ----------------------------------------------------
 
   async function serveProfile(inv: Invitation, th: string, ctx: EnrollContext): Promise<EnrollReply> {
-    const { ca, ra } = deps.pki();
+    const { ca, ra, chain } = deps.pki();
+    // The root goes in as a root payload; an intermediate CA (and any CA between it and the root) as certificate payloads.
+    const path = [ca.certDer, ...chain];
+    const intermediates = path.slice(0, -1);
     const now = deps.now();
     const challenge = randomBytes(32).toString('base64url');
     const base = deps.baseUrl();
@@ -119,12 +118,16 @@ export function createDeviceEnrollmentService(deps: DeviceEnrollmentDeps): Devic
       identifier: deps.identifier,
       organization: deps.organization,
       displayName: `${deps.organization} device management`,
-      uuids: { profile: randomUUID().toUpperCase(), scep: randomUUID().toUpperCase(), mdm: randomUUID().toUpperCase(), ca: randomUUID().toUpperCase() },
+      uuids: {
+        profile: randomUUID().toUpperCase(), scep: randomUUID().toUpperCase(), mdm: randomUUID().toUpperCase(), ca: randomUUID().toUpperCase(),
+        intermediates: intermediates.map(() => randomUUID().toUpperCase()),
+      },
       scep: { url: `${base}/scep`, challenge, subjectCommonName: `Rampart device ${inv.id.slice(0, 8)}`, keySize: 2048 },
       mdm: { serverUrl: `${base}/mdm/connect`, checkInUrl: `${base}/mdm/checkin`, topic: deps.topic() },
-      caCertDer: ca.certDer,
+      caCertDer: path[path.length - 1]!,
+      intermediateCertsDer: intermediates,
     });
-    const signed = signAttached(plist, ra, { now, includeChain: [ca.certDer] });
+    const signed = signAttached(plist, ra, { now, includeChain: path });
     const event: AuditEvent = {
       ...anon(ctx, `invitation:${inv.id}`),
       action: 'enroll.profile.download',
@@ -174,11 +177,11 @@ export function createDeviceEnrollmentService(deps: DeviceEnrollmentDeps): Devic
   // ---- SCEP ----------------------------------------------------------------
 
   function certRep(msg: Pick<PkiMessage, 'transactionId' | 'senderNonce' | 'signerCertDer'>, r: { status: 'SUCCESS'; certificates: Uint8Array[]; cipher: CipherName } | { status: 'FAILURE'; failInfo: FailInfo }): EnrollReply {
-    const { ca, ra } = deps.pki();
+    const { ca, ra, chain } = deps.pki();
     const body = buildCertRep({
       ...r,
       signer: ra,
-      chain: [ca.certDer],
+      chain: [ca.certDer, ...chain],
       request: msg,
       senderNonce: new Uint8Array(randomBytes(16)),
       now: deps.now(),
@@ -196,7 +199,11 @@ export function createDeviceEnrollmentService(deps: DeviceEnrollmentDeps): Devic
     const { ca } = deps.pki();
     const der = await issueDeviceIdentity(
       { ca, certificates: deps.certificates, now: deps.now },
-      { publicKey: csr.spki, commonName: commonNameOf(csr.subject), validityDays: opts.validityDays, ...(opts.deviceId ? { deviceId: opts.deviceId } : {}) },
+      {
+        publicKey: csr.spki, commonName: commonNameOf(csr.subject), validityDays: opts.validityDays,
+        ...(opts.deviceId ? { deviceId: opts.deviceId } : {}),
+        ...(deps.revocation ? { crlUrl: deps.revocation.currentCrlUrl() } : {}),
+      },
     );
     const info = certInfo(der);
     await store.recordIssued({ certSha256: info.sha256, serial: info.serialHex, invitationId: opts.invitationId, renewalOf: opts.renewalOf, createdAt: deps.now().toISOString() });
@@ -248,7 +255,7 @@ export function createDeviceEnrollmentService(deps: DeviceEnrollmentDeps): Devic
     const current = parseCertificate(msg.signerCertDer);
     if (current.notAfter.getTime() < now.getTime() || current.notBefore.getTime() > now.getTime()) return failure(msg, 'badTime', 'renewal_identity_expired', ctx);
     try {
-      renewalVerifier(deps.pki().trustedCas).verifyCertificate(msg.signerCertDer, { now });
+      renewalVerifier(deps.pki()).verifyCertificate(msg.signerCertDer, { now });
     } catch {
       return failure(msg, 'badCertId', 'renewal_identity_untrusted', ctx);
     }
@@ -302,9 +309,9 @@ export function createDeviceEnrollmentService(deps: DeviceEnrollmentDeps): Devic
   return {
     profile,
     async scep(op, message, ctx) {
-      const { ca, ra } = deps.pki();
+      const { ca, ra, chain } = deps.pki();
       if (op === 'GetCACaps') return { status: 200, contentType: 'text/plain; charset=utf-8', body: new TextEncoder().encode(caCapsText()) };
-      if (op === 'GetCACert') return caCertAnswer(ra.certDer, [ca.certDer]);
+      if (op === 'GetCACert') return caCertAnswer(ra.certDer, [ca.certDer, ...chain]);
       return pkiOperation(message, ctx);
     },
     async mayRebind(deviceId, certSha256) {
@@ -327,8 +334,13 @@ export function createDeviceEnrollmentService(deps: DeviceEnrollmentDeps): Devic
         details: { previousCertSha256 },
       });
     },
-    async bound(deviceId, certSha256) {
+    async bound(deviceId, certSha256, ctx) {
       await store.bindIssued(certSha256, deviceId);
+      // The identity it replaces (renewal, re-enrollment after an erase) is revoked.
+      await deps.revocation?.revokeForDevice(deviceId, certSha256, 'superseded', ctx ?? {});
+    },
+    async checkedOut(deviceId, ctx) {
+      await deps.revocation?.revokeForDevice(deviceId, null, 'cessationOfOperation', ctx);
     },
   };
 }

@@ -38,12 +38,23 @@ export interface InvitationService {
   revoke(actor: Actor, id: string): Promise<Invitation>;
 }
 
+/**
+ * What an invitation may name: a staff record (src/directory) and a device
+ * group (src/groups). Filled in once those modules are open; an invitation
+ * naming one while its lookup is missing is refused.
+ */
+export interface InvitationReferences {
+  staffExists?: (id: string) => Promise<boolean>;
+  groupExists?: (id: string) => Promise<boolean>;
+}
+
 export function createInvitationService(deps: {
   store: EnrollmentStore;
   audit: AuditRecorder;
   now: () => Date;
   /** Public base URL of the device plane, e.g. https://mdm.example.org */
   baseUrl: () => string;
+  references?: InvitationReferences;
 }): InvitationService {
   const { store, audit } = deps;
   const who = (a: Actor) => ({
@@ -57,6 +68,19 @@ export function createInvitationService(deps: {
       const hours = input.expiresInHours ?? DEFAULT_EXPIRY_HOURS;
       if (!Number.isInteger(hours) || hours < 1 || hours > MAX_EXPIRY_HOURS) throw badRequest('invalid expiry');
       for (const v of [input.staffId, input.groupId]) if (v !== undefined && !OPAQUE_RE.test(v)) throw badRequest('invalid id');
+      const refs = deps.references ?? {};
+      const missing = input.staffId !== undefined && !(await (refs.staffExists?.(input.staffId) ?? false))
+        ? 'staff'
+        : input.groupId !== undefined && !(await (refs.groupExists?.(input.groupId) ?? false)) ? 'group' : undefined;
+      if (missing) {
+        await audit.record({
+          ...who(actor),
+          action: 'enroll.invitation.create',
+          outcome: 'failure',
+          details: { reason: missing === 'staff' ? 'unknown_staff' : 'unknown_group', staffId: input.staffId ?? null, groupId: input.groupId ?? null },
+        });
+        throw badRequest(missing === 'staff' ? 'unknown staff member' : 'unknown device group');
+      }
       const now = deps.now();
       const token = randomBytes(32).toString('base64url');
       const id = randomUUID();

@@ -8,10 +8,11 @@ import type { OpenedStorage } from '../storage/open.ts';
 import type { ApprovalGuard } from '../authz/types.ts';
 import type { JsonValue } from '../audit/types.ts';
 import type { Actor } from '../services/types.ts';
-import { createCaService, previousCas, type CaService } from './ca-admin.ts';
+import { createCaService, type CaService } from './ca-admin.ts';
+import { openLivePki, type LivePki } from './live-pki.ts';
+import { createRevocationService, type RevocationService } from './revocation.ts';
 import { createDeviceEnrollmentService, type DeviceEnrollmentService } from './device-enrollment.ts';
-import { createInvitationService, type InvitationService } from './invitations.ts';
-import { loadOrCreateRa } from './ra.ts';
+import { createInvitationService, type InvitationReferences, type InvitationService } from './invitations.ts';
 import { createEnrollmentStore, enrollMigrations, type EnrollmentStore } from './store.ts';
 
 export interface Enrollment {
@@ -20,13 +21,16 @@ export interface Enrollment {
   device: DeviceEnrollmentService;
   ca: CaService;
   link: EnrollLink;
-  /** Current CA first, then rotated-out CAs whose identities are still trusted. */
-  trustAnchors: Uint8Array[];
+  /** The issuing CA, RA and trust set in use; swapped on rotation or import (listeners: verifiers, gateway). */
+  pki: LivePki;
+  /** Revoked identities and the CRLs (served by the gateway over IPC). */
+  revocation: RevocationService;
 }
 
 export async function setupEnrollment(d: {
   opened: OpenedStorage;
-  ca: CaMaterial;
+  /** The issuing CA at start (with its chain when it is an intermediate). */
+  ca: CaMaterial & { chain?: Uint8Array[] };
   sealer: Sealer;
   audit: AuditRecorder;
   lookup: AuditLookup;
@@ -38,6 +42,8 @@ export async function setupEnrollment(d: {
   rejections?: { allow(key: string): boolean };
   /** Four-eyes gate for CA rotation (src/authz). */
   gate?: ApprovalGuard;
+  /** Lookups for the staff and group an invitation names (filled in once those modules are open). */
+  references?: InvitationReferences;
   organization?: string;
   challengeTtlMinutes?: number;
   identityValidityDays?: number;
@@ -45,18 +51,21 @@ export async function setupEnrollment(d: {
   await d.opened.migrateModule('rampart_enroll_migration', enrollMigrations(d.opened.backend));
   const settings = d.opened.storage.settings;
   const store = createEnrollmentStore(d.opened.db);
-  const { ra, created } = await loadOrCreateRa({ settings, sealer: d.sealer, now: d.now }, d.ca);
-  if (created) {
+  const { live, raCreated } = await openLivePki({ settings, sealer: d.sealer, now: d.now }, d.ca);
+  if (raCreated) {
     await d.audit.record({ action: 'ca.ra.create', actor: { type: 'system', id: 'rampart' }, outcome: 'success', target: { type: 'ca', id: 'scep-ra' } });
   }
-  const trustAnchors = [d.ca.certDer, ...(await previousCas(settings))];
-  const pki = { ca: d.ca, ra, trustedCas: trustAnchors };
+  const revocation = createRevocationService({
+    certificates: d.opened.storage.certificates, store, settings, sealer: d.sealer, audit: d.audit, live, now: d.now, baseUrl: d.baseUrl, log: d.log,
+  });
+  // The revoked set and any CRL that is due (also a periodic job in serve.ts).
+  await revocation.maintain();
   const device = createDeviceEnrollmentService({
     store,
     certificates: d.opened.storage.certificates,
     audit: d.audit,
     lookup: d.lookup,
-    pki: () => pki,
+    pki: () => live.current(),
     baseUrl: d.baseUrl,
     topic: d.topic,
     now: d.now,
@@ -66,6 +75,7 @@ export async function setupEnrollment(d: {
     identityValidityDays: d.identityValidityDays ?? 365,
     ...(d.rejections ? { rejections: d.rejections } : {}),
     log: d.log,
+    revocation,
     erasedSinceEnrollment: async (deviceId) => {
       const device = await d.opened.storage.devices.get(deviceId);
       if (!device?.enrolledAt) return false;
@@ -75,18 +85,23 @@ export async function setupEnrollment(d: {
   });
   return {
     store,
-    invitations: createInvitationService({ store, audit: d.audit, now: d.now, baseUrl: d.baseUrl }),
+    invitations: createInvitationService({ store, audit: d.audit, now: d.now, baseUrl: d.baseUrl, ...(d.references ? { references: d.references } : {}) }),
     device,
-    ca: createCaService({ settings, sealer: d.sealer, audit: d.audit, now: d.now, current: () => pki, ...(d.gate ? { gate: d.gate } : {}) }),
-    link: createEnrollLink({ enrollment: device, log: d.log }),
-    trustAnchors,
+    ca: createCaService({ settings, sealer: d.sealer, audit: d.audit, now: d.now, live, ...(d.gate ? { gate: d.gate } : {}) }),
+    link: createEnrollLink({ enrollment: device, crl: (id) => revocation.crl(id), log: d.log }),
+    pki: live,
+    revocation,
   };
 }
 
-/** The approved "ca.rotate" runs once, as the requester, with the approved validity. */
+/** The approved "ca.rotate" runs once, as the requester, with the approved validity; "ca.import" activates the staged CA it names. */
 export function registerEnrollmentExecutors(gate: { register(action: string, run: (p: { [k: string]: JsonValue }, ctx: { actor: Actor }) => Promise<JsonValue>): void }, enrollment: Pick<Enrollment, 'ca'>): void {
   gate.register('ca.rotate', async (p, ctx) => {
     const r = await enrollment.ca.rotate(ctx.actor, typeof p.validityDays === 'number' ? { validityDays: p.validityDays } : {});
-    return { pendingSha256: r.pending.sha256 };
+    return { sha256: r.current.sha256 };
+  });
+  gate.register('ca.import', async (p, ctx) => {
+    const r = await enrollment.ca.activateImport(ctx.actor, typeof p.sha256 === 'string' ? p.sha256 : '');
+    return { sha256: r.current.sha256 };
   });
 }

@@ -98,6 +98,10 @@ function suite(name: string, open: Open): void {
       await s.bindIssued(h('cert'), 'UDID-2');
       assert.deepEqual(await s.getIssued(h('cert')), { ...rec, boundDeviceId: 'UDID-1' });
       assert.equal(await s.getIssued(h('other')), undefined);
+      await s.recordIssued({ ...rec, certSha256: h('cert-2'), serial: '0b', createdAt: at(1) });
+      await s.bindIssued(h('cert-2'), 'UDID-1');
+      assert.deepEqual((await s.issuedBoundTo('UDID-1')).map((i) => i.serial), ['0a', '0b']);
+      assert.deepEqual(await s.issuedBoundTo('UDID-2'), []);
     });
   });
 }

@@ -82,6 +82,8 @@ export interface EnrollmentStore {
   recordIssued(i: Omit<IssuedIdentity, 'boundDeviceId'>): Promise<void>;
   getIssued(certSha256: string): Promise<IssuedIdentity | undefined>;
   bindIssued(certSha256: string, deviceId: string): Promise<void>;
+  /** Identities bound to a device (oldest first). */
+  issuedBoundTo(deviceId: string): Promise<IssuedIdentity[]>;
 }
 
 type InvitationRow = {
@@ -289,6 +291,14 @@ export function createEnrollmentStore(plain: Kysely<NoTables>): EnrollmentStore 
         boundDeviceId: r.bound_device_id, createdAt: isoOut(r.created_at),
       } : undefined;
     },
+    async issuedBoundTo(deviceId) {
+      const rows = await db.selectFrom('enroll_issued').selectAll().where('bound_device_id', '=', deviceId).orderBy('created_at').execute();
+      return rows.map((r) => ({
+        certSha256: r.cert_sha256, serial: r.serial, invitationId: r.invitation_id, renewalOf: r.renewal_of,
+        boundDeviceId: r.bound_device_id, createdAt: isoOut(r.created_at),
+      }));
+    },
+
     async bindIssued(certSha256, deviceId) {
       await db.updateTable('enroll_issued').set({ bound_device_id: deviceId })
         .where('cert_sha256', '=', hashIn(certSha256)).where('bound_device_id', 'is', null).execute();

@@ -14,6 +14,7 @@ import { openTestAudit, type CollectedAudit } from '../admin/testkit.ts';
 import { createCertificateAuthority } from '../pki/authority.ts';
 import { createKeyRing, createSecretBox } from '../keys/secret-box.ts';
 import { parseGatewayMessage } from '../ipc/messages.ts';
+import { caIdOf } from '../enroll/revocation.ts';
 import { setupEnrollment, type Enrollment } from '../enroll/setup.ts';
 import { statusText } from '../lib/status-text.ts';
 import type { Actor } from '../services/types.ts';
@@ -148,6 +149,22 @@ describe('enrollment routes through the real gateway handler, IPC and core', () 
     }
     const unknown = await send('GET', `/enroll/${token}`);
     assert.equal(unknown.status, 404);
+  });
+
+  it('the CRL is served as DER (application/pkix-crl) by CA id; other ids and route variants are 404 with the fixed body', async () => {
+    const id = caIdOf(enrollment.pki.current().ca.certDer);
+    const r = await send('GET', `/pki/crl/${id}.crl`);
+    assert.equal(r.status, 200);
+    assert.equal(r.type, 'application/pkix-crl');
+    assert.equal(r.body[0], 0x30, 'DER SEQUENCE');
+    for (const [method, path] of [
+      ['GET', `/pki/crl/${'0'.repeat(32)}.crl`], ['GET', `/pki/crl/${id.toUpperCase()}.crl`], ['GET', `/pki/crl/${id}`], ['GET', `/pki/crl/${id}.crl?x=1`],
+      ['POST', `/pki/crl/${id}.crl`], ['GET', `/pki/crl/${id}.pem`], ['GET', `/pki/crl/${id.slice(1)}.crl`], ['GET', `/pki/crl/../crl/${id}.crl`], ['GET', '/pki/crl/'],
+    ] as const) {
+      const x = await send(method, path);
+      assert.equal(x.status, 404, `${method} ${path}`);
+      assert.equal(x.body.toString(), statusText(404));
+    }
   });
 
   it('a PKCSReq with the challenge succeeds once; a resend of the same transaction gets the same certificate; another is refused', async () => {

@@ -48,7 +48,11 @@ export function decodeMessageParam(v: string): Uint8Array | undefined {
 }
 
 /** Builds the IPC request for an enrollment route, or throws EnrollRefusal. */
-export function enrollmentRequest(route: EnrollmentRoute, body: Uint8Array): Pick<EnrollRequest, 'op' | 'body' | 'token'> {
+export function enrollmentRequest(route: EnrollmentRoute, body: Uint8Array): Pick<EnrollRequest, 'op' | 'body' | 'token' | 'caId'> {
+  if (route.kind === 'crl') {
+    if (body.length !== 0) throw new EnrollRefusal(400, 'unexpected_body');
+    return { op: 'crl', caId: route.caId };
+  }
   if (route.kind === 'profile') {
     if (body.length !== 0) throw new EnrollRefusal(400, 'unexpected_body');
     return { op: 'profile', token: route.token };

@@ -5,12 +5,14 @@
 //   POST /scep?operation=PKIOperation         body: DER pkiMessage
 //   GET  /scep?operation=PKIOperation&message=<base64, URL-encoded>
 //   GET  /enroll/<43-character base64url token>
+//   GET  /pki/crl/<32 lower-case hex>.crl    (the CRL of an enrollment CA, DER)
 // Anything else, including repeated or unknown query parameters, is 404.
 import type { ScepOperation } from '../protocol/scep/caps.ts';
 
 export type EnrollmentRoute =
   | { kind: 'scep'; method: 'GET' | 'POST'; op: ScepOperation; message: string | undefined }
-  | { kind: 'profile'; token: string };
+  | { kind: 'profile'; token: string }
+  | { kind: 'crl'; caId: string };
 
 export const ENROLLMENT_ROUTE_PATTERNS: readonly string[] = Object.freeze([
   'GET /scep?operation=GetCACaps',
@@ -18,9 +20,11 @@ export const ENROLLMENT_ROUTE_PATTERNS: readonly string[] = Object.freeze([
   'POST /scep?operation=PKIOperation',
   'GET /scep?operation=PKIOperation&message=...',
   'GET /enroll/<token>',
+  'GET /pki/crl/<ca id>.crl',
 ]);
 
 const TOKEN_PATH_RE = /^\/enroll\/([A-Za-z0-9_-]{43})$/;
+const CRL_PATH_RE = /^\/pki\/crl\/([0-9a-f]{32})\.crl$/;
 /** Largest accepted request target for GET PKIOperation (64 KiB of DER, base64, percent-encoded). */
 export const MAX_TARGET_CHARS = 300_000;
 
@@ -28,6 +32,8 @@ export function matchEnrollmentRoute(method: string | undefined, target: string 
   if (method === undefined || target === undefined || target.length > MAX_TARGET_CHARS) return undefined;
   const m = TOKEN_PATH_RE.exec(target);
   if (m) return method === 'GET' ? { kind: 'profile', token: m[1]! } : undefined;
+  const crl = CRL_PATH_RE.exec(target);
+  if (crl) return method === 'GET' ? { kind: 'crl', caId: crl[1]! } : undefined;
   if (!target.startsWith('/scep?')) return undefined;
   const params = new Map<string, string>();
   for (const part of target.slice('/scep?'.length).split('&')) {

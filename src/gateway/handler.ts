@@ -169,7 +169,7 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8A
 
 export function createRequestHandler(deps: GatewayDeps, opts: GatewayOptions) {
   async function handleEnrollment(route: EnrollmentRoute, req: IncomingMessage, res: ServerResponse, requestId: string, source: string): Promise<void> {
-    const endpoint = route.kind === 'profile' ? 'enroll' : 'scep';
+    const endpoint = route.kind === 'profile' ? 'enroll' : route.kind === 'crl' ? 'crl' : 'scep';
     try {
       const body = await readBody(req, MAX_PKI_MESSAGE_BYTES);
       let fields;

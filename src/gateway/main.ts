@@ -3,7 +3,7 @@
 // certificates and its TLS key, nothing else secret) over IPC, then serves the
 // public device plane and forwards verified, parsed requests to the core.
 import https from 'node:https';
-import type { CoreMessage, InitMessage } from '../ipc/messages.ts';
+import { parseTrustLists, type CoreMessage, type InitMessage } from '../ipc/messages.ts';
 import { createRequestHandler, sendFixed } from './handler.ts';
 import { createIpcClient } from './ipc-client.ts';
 import { createGatewayProtocol } from './protocol.ts';
@@ -17,20 +17,27 @@ const send = (m: unknown): void => {
 };
 
 let client: ReturnType<typeof createIpcClient> | undefined;
+let protocol: ReturnType<typeof createGatewayProtocol> | undefined;
 let started = false;
 
 function start(init: InitMessage): void {
   started = true;
   client = createIpcClient({ send }, init.coreTimeoutMs);
-  const protocol = createGatewayProtocol({
-    trustAnchors: init.trustAnchors.map((b) => new Uint8Array(Buffer.from(b, 'base64'))),
+  const trust = parseTrustLists(init);
+  if (!trust) {
+    process.stderr.write('the device gateway got no usable trust anchors\n');
+    process.exit(2);
+  }
+  protocol = createGatewayProtocol({
+    trustAnchors: trust.anchors,
+    intermediates: trust.intermediates,
     maxBodyBytes: init.limits.maxBodyBytes,
     maxPlistDepth: init.limits.maxPlistDepth,
   });
   const ipc = client;
   const handler = createRequestHandler(
     {
-      protocol,
+      protocol: protocol,
       forward: (req) => ipc.request(req),
       forwardEnroll: (req) => ipc.enroll(req),
       reject: (r) => send({ t: 'rejected', ...r }),
@@ -75,4 +82,9 @@ process.on('message', (raw: unknown) => {
   if (typeof m !== 'object' || m === null) return;
   if (m.t === 'init' && !started) start(m);
   else if (m.t === 'response' && client) client.onResponse(m);
+  else if (m.t === 'trust' && protocol) {
+    // The enrollment CA changed in the core: verify against the new set from now on.
+    const trust = parseTrustLists(m);
+    if (trust) protocol.setTrust(trust.anchors, trust.intermediates);
+  }
 });

@@ -4,10 +4,16 @@ import { createCmsVerifier } from '../protocol/cms/verify.ts';
 import { parseDeviceMessage } from '../protocol/device-message.ts';
 import type { GatewayProtocol } from './handler.ts';
 
-export function createGatewayProtocol(opts: { trustAnchors: Uint8Array[]; maxBodyBytes: number; maxPlistDepth: number }): GatewayProtocol {
-  const verifier = createCmsVerifier({ trustAnchors: opts.trustAnchors });
+export function createGatewayProtocol(opts: { trustAnchors: Uint8Array[]; intermediates?: Uint8Array[]; maxBodyBytes: number; maxPlistDepth: number }): GatewayProtocol & {
+  /** A new trust set from the core (CA rotation or import): swapped in one assignment. */
+  setTrust(anchors: Uint8Array[], intermediates: Uint8Array[]): void;
+} {
+  let verifier = createCmsVerifier({ trustAnchors: opts.trustAnchors, intermediates: opts.intermediates ?? [] });
   const limits = { maxBytes: opts.maxBodyBytes, maxDepth: opts.maxPlistDepth };
   return {
+    setTrust(anchors, intermediates) {
+      verifier = createCmsVerifier({ trustAnchors: anchors, intermediates });
+    },
     verifySignature(signature, body) {
       verifier.verifyDetached(signature, body, { now: new Date() });
     },

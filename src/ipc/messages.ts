@@ -42,11 +42,13 @@ export const EnrollRequest = Type.Object(
     id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
     requestId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
     source: Type.String({ maxLength: 64 }),
-    op: Type.Union([Type.Literal('GetCACaps'), Type.Literal('GetCACert'), Type.Literal('PKIOperation'), Type.Literal('profile')]),
+    op: Type.Union([Type.Literal('GetCACaps'), Type.Literal('GetCACert'), Type.Literal('PKIOperation'), Type.Literal('profile'), Type.Literal('crl')]),
     /** PKIOperation: the DER pkiMessage, base64 (at most 64 KiB decoded). */
     body: Type.Optional(Base64(Math.ceil((64 * 1024) / 3) * 4)),
     /** profile: the invitation token. */
     token: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' })),
+    /** crl: the CA's id (first 128 bits of its certificate's SHA-256, hex). */
+    caId: Type.Optional(Type.String({ pattern: '^[0-9a-f]{32}$' })),
   },
   { additionalProperties: false },
 );
@@ -82,6 +84,8 @@ export interface InitMessage {
   tls: { certPem: string; keyPem: string };
   /** Enrollment CA certificates (DER, base64) that device identities must chain to. */
   trustAnchors: string[];
+  /** Intermediate enrollment CAs (DER, base64) that chain to a trust anchor. */
+  intermediates: string[];
   limits: { maxBodyBytes: number; maxPlistDepth: number };
   proxy: { clientCertHeader: string | null; trusted: string[] };
   /** Milliseconds the gateway waits for the core before answering 503. */
@@ -98,7 +102,30 @@ export interface ResponseMessage {
   body?: string;
 }
 
-export type CoreMessage = InitMessage | ResponseMessage;
+/** Core → gateway: the enrollment CA changed (rotation, import): the new trust set, public certificates only. */
+export interface TrustMessage {
+  t: 'trust';
+  trustAnchors: string[];
+  intermediates: string[];
+}
+
+export type CoreMessage = InitMessage | ResponseMessage | TrustMessage;
+
+const MAX_TRUST_CERTS = 64;
+const BASE64_CERT = /^[A-Za-z0-9+/]{4,87380}={0,2}$/;
+
+/** The gateway's check of a trust update (the core is trusted, but a malformed set must not take the verifier down). */
+export function parseTrustLists(m: { trustAnchors?: unknown; intermediates?: unknown }): { anchors: Uint8Array[]; intermediates: Uint8Array[] } | undefined {
+  const list = (v: unknown): Uint8Array[] | undefined => {
+    if (!Array.isArray(v) || v.length > MAX_TRUST_CERTS) return undefined;
+    if (!v.every((x) => typeof x === 'string' && BASE64_CERT.test(x))) return undefined;
+    return v.map((x: string) => new Uint8Array(Buffer.from(x, 'base64')));
+  };
+  const anchors = list(m.trustAnchors);
+  const intermediates = list(m.intermediates ?? []);
+  if (!anchors || anchors.length === 0 || !intermediates) return undefined;
+  return { anchors, intermediates };
+}
 
 const gatewayMessageCheck = Compile(GatewayMessage);
 

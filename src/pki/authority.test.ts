@@ -76,6 +76,19 @@ describe('issueCertificate', () => {
     assert.ok(((c.serialRaw[0] as number) & 0x80) === 0 && c.serialRaw[0] !== 0);
   });
 
+  it('device-identity: CRL distribution point; validity never beyond the CA; bad CRL URLs refused', async () => {
+    const der = await issueCertificate(ca, {
+      subject: 'CN=device-crl', publicKey: device.publicKey, validityDays: 3650, now, profile: 'device-identity',
+      crlDistributionPoints: ['https://mdm.example.org/pki/crl/0123456789abcdef0123456789abcdef.crl'],
+    });
+    const text = openssl(['x509', '-in', file('crl-dev.pem', der), '-noout', '-text']);
+    assert.match(text, /X509v3 CRL Distribution Points:[\s\S]*URI:https:\/\/mdm\.example\.org\/pki\/crl\/0123456789abcdef0123456789abcdef\.crl/);
+    assert.equal(parseCertificate(der).notAfter.getTime(), parseCertificate(ca.certDer).notAfter.getTime(), 'clamped to the CA');
+    for (const u of ['ftp://x/y.crl', 'not a url', 'javascript:alert(1)']) {
+      await assert.rejects(issueCertificate(ca, { subject: 'CN=x', publicKey: device.publicKey, validityDays: 1, now, profile: 'device-identity', crlDistributionPoints: [u] }), /invalid CRL URL/);
+    }
+  });
+
   it('serials are random unless given', async () => {
     const spki = device.publicKey.export({ format: 'der', type: 'spki' });
     const req = { subject: 'CN=x', publicKey: new Uint8Array(spki), validityDays: 1, now, profile: 'device-identity' as const };

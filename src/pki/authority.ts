@@ -26,6 +26,8 @@ export type IssueRequest = {
   profile: CertificateProfile;
   dnsNames?: string[];
   ipAddresses?: string[];
+  /** device-identity: CRL distribution point URLs (http or https). */
+  crlDistributionPoints?: string[];
 };
 
 /** Certificates start slightly in the past so a device with a late clock accepts them. */
@@ -82,12 +84,12 @@ export async function createCertificateAuthority(opts: {
   return { certDer: new Uint8Array(cert.rawData), privateKey };
 }
 
-function caContext(ca: CaMaterial): { subject: x509.Name; ski: string } {
+function caContext(ca: CaMaterial): { subject: x509.Name; ski: string; notAfter: Date } {
   const parsed = parseCertificate(ca.certDer);
   if (!parsed.isCa) throw badRequest('not a CA certificate');
   const subject = new x509.Name(bufferOf(parsed.subjectRaw));
   const ski = parsed.subjectKeyId ? Buffer.from(parsed.subjectKeyId).toString('hex') : '';
-  return { subject, ski };
+  return { subject, ski, notAfter: parsed.notAfter };
 }
 
 function serialHexFrom(serial: Uint8Array | undefined): string {
@@ -113,7 +115,7 @@ export async function issueCertificate(ca: CaMaterial, req: IssueRequest): Promi
   } catch {
     throw badRequest('invalid public key');
   }
-  const { subject: issuer, ski: caSki } = caContext(ca);
+  const { subject: issuer, ski: caSki, notAfter: caNotAfter } = caContext(ca);
   const extensions: x509.Extension[] = [new x509.BasicConstraintsExtension(false, undefined, true)];
   const K = x509.KeyUsageFlags;
   switch (req.profile) {
@@ -122,6 +124,18 @@ export async function issueCertificate(ca: CaMaterial, req: IssueRequest): Promi
         new x509.KeyUsagesExtension(K.digitalSignature | K.keyEncipherment, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
       );
+      if (req.crlDistributionPoints && req.crlDistributionPoints.length > 0) {
+        for (const u of req.crlDistributionPoints) {
+          let url: URL;
+          try {
+            url = new URL(u);
+          } catch {
+            throw badRequest('invalid CRL URL');
+          }
+          if ((url.protocol !== 'https:' && url.protocol !== 'http:') || u.length > 2048) throw badRequest('invalid CRL URL');
+        }
+        extensions.push(new x509.CRLDistributionPointsExtension(req.crlDistributionPoints, false));
+      }
       break;
     case 'tls-server': {
       const names: x509.JsonGeneralName[] = [];
@@ -154,7 +168,8 @@ export async function issueCertificate(ca: CaMaterial, req: IssueRequest): Promi
     subject,
     issuer,
     notBefore: new Date(req.now.getTime() - BACKDATE_MS),
-    notAfter: new Date(req.now.getTime() + req.validityDays * DAY_MS),
+    // Never beyond the CA (an imported or intermediate CA may expire sooner than the requested validity).
+    notAfter: new Date(Math.min(req.now.getTime() + req.validityDays * DAY_MS, caNotAfter.getTime())),
     signingAlgorithm: signingAlgorithm(ca.privateKey),
     publicKey: bufferOf(spki),
     signingKey: toSigningCryptoKey(ca.privateKey),

@@ -1,10 +1,11 @@
 // Certificate revocation lists signed by the CA.
 
-import * as x509 from './x509.ts';
+import { sign as cryptoSign } from 'node:crypto';
 import { badRequest } from '../lib/errors.ts';
 import { parseCertificate } from '../protocol/cms/certificate.ts';
+import { derNull, encodeOid, encodeSmallInt, encodeTime, explicit, octetString, seq, tlv } from '../protocol/cms/der.ts';
 import type { CaMaterial } from './authority.ts';
-import { signingAlgorithm, toSigningCryptoKey, webCrypto } from './crypto-keys.ts';
+import { signingAlgorithm } from './crypto-keys.ts';
 
 export type RevokedEntry = { serialHex: string; revokedAt: Date; reason?: string };
 
@@ -19,15 +20,15 @@ export const CRL_REASONS: Readonly<Record<string, number>> = {
   privilegeWithdrawn: 9,
 };
 
-/** DER INTEGER for a non-negative bigint. */
+/** DER INTEGER for a non-negative bigint (at most 20 octets: CRL numbers and serials). */
 function derInteger(v: bigint): Uint8Array {
   if (v < 0n) throw badRequest('invalid CRL number');
   let hex = v.toString(16);
   if (hex.length % 2) hex = `0${hex}`;
   let bytes = Buffer.from(hex, 'hex');
   if (((bytes[0] as number) & 0x80) !== 0) bytes = Buffer.concat([Buffer.from([0]), bytes]);
-  if (bytes.length > 20) throw badRequest('invalid CRL number');
-  return new Uint8Array([0x02, bytes.length, ...bytes]);
+  if (bytes.length > 21) throw badRequest('invalid CRL number');
+  return tlv(0x02, new Uint8Array(bytes));
 }
 
 export async function createCrl(
@@ -40,34 +41,37 @@ export async function createCrl(
   }
   const crlNumber = typeof opts.crlNumber === 'bigint' ? opts.crlNumber : BigInt(Math.trunc(opts.crlNumber));
   const caCert = parseCertificate(ca.certDer);
-  const issuer = new x509.Name(caCert.subjectRaw.slice().buffer as ArrayBuffer);
   const seen = new Set<string>();
-  const entries: x509.X509CrlEntryParams[] = revoked.map((r) => {
+  // Encoded directly (RFC 5280 5.1): the @peculiar/x509 generator took seconds for ten thousand entries.
+  const entries = revoked.map((r) => {
     const serial = r.serialHex.toLowerCase().replace(/^(?:00)+(?=.)/, '');
     if (!/^[0-9a-f]{1,40}$/.test(serial) || /^0+$/.test(serial)) throw badRequest('invalid serial');
     if (seen.has(serial)) throw badRequest('duplicate serial');
     seen.add(serial);
     if (!(r.revokedAt instanceof Date) || Number.isNaN(r.revokedAt.getTime())) throw badRequest('invalid revocation time');
-    const entry: x509.X509CrlEntryParams = { serialNumber: serial.length % 2 ? `0${serial}` : serial, revocationDate: r.revokedAt };
+    const parts = [derInteger(BigInt(`0x${serial}`)), encodeTime(r.revokedAt)];
     if (r.reason !== undefined) {
       const code = CRL_REASONS[r.reason];
       if (code === undefined) throw badRequest('invalid revocation reason');
-      entry.reason = code;
+      parts.push(seq(seq(encodeOid('2.5.29.21'), octetString(tlv(0x0a, new Uint8Array([code]))))));
     }
-    return entry;
+    return seq(...parts);
   });
-  const extensions: x509.Extension[] = [new x509.Extension('2.5.29.20', false, derInteger(crlNumber).buffer as ArrayBuffer)];
-  if (caCert.subjectKeyId) {
-    extensions.push(new x509.AuthorityKeyIdentifierExtension(Buffer.from(caCert.subjectKeyId).toString('hex'), false));
-  }
-  const crl = await x509.X509CrlGenerator.create({
-    issuer,
-    thisUpdate: opts.now,
-    nextUpdate: new Date(opts.now.getTime() + opts.nextUpdateHours * 3600 * 1000),
-    signingAlgorithm: signingAlgorithm(ca.privateKey),
-    signingKey: toSigningCryptoKey(ca.privateKey),
-    entries,
-    extensions,
-  }, webCrypto);
-  return new Uint8Array(crl.rawData);
+  const extensions = [seq(encodeOid('2.5.29.20'), octetString(derInteger(crlNumber)))];
+  if (caCert.subjectKeyId) extensions.push(seq(encodeOid('2.5.29.35'), octetString(seq(tlv(0x80, caCert.subjectKeyId)))));
+  const alg = signingAlgorithm(ca.privateKey);
+  const algId = alg.name === 'ECDSA' ? seq(encodeOid('1.2.840.10045.4.3.2')) : seq(encodeOid('1.2.840.113549.1.1.11'), derNull());
+  const tbs = seq(
+    encodeSmallInt(1),
+    algId,
+    Uint8Array.from(caCert.subjectRaw),
+    encodeTime(opts.now),
+    encodeTime(new Date(opts.now.getTime() + opts.nextUpdateHours * 3600 * 1000)),
+    ...(entries.length > 0 ? [seq(...entries)] : []),
+    explicit(0, seq(...extensions)),
+  );
+  const signature = cryptoSign('sha256', tbs, ca.privateKey);
+  const bits = new Uint8Array(signature.length + 1);
+  bits.set(signature, 1);
+  return seq(tbs, algId, tlv(0x03, bits));
 }

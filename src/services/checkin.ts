@@ -99,7 +99,7 @@ export function createCheckinService(deps: CheckinServiceDeps) {
         if (!(e instanceof RampartError && e.code === 'conflict')) throw e;
         return authenticate(m, ctx);
       }
-      await deps.identities?.bound(m.deviceId, ctx.certSha256);
+      await deps.identities?.bound(m.deviceId, ctx.certSha256, ctx);
       return EMPTY_OK;
     }
     const sameIdentity = existing.identityCertSha256 === ctx.certSha256;
@@ -125,7 +125,7 @@ export function createCheckinService(deps: CheckinServiceDeps) {
       },
       now,
     );
-    if (!sameIdentity) await deps.identities?.bound(m.deviceId, ctx.certSha256);
+    if (!sameIdentity) await deps.identities?.bound(m.deviceId, ctx.certSha256, ctx);
     return EMPTY_OK;
   }
 
@@ -165,6 +165,7 @@ export function createCheckinService(deps: CheckinServiceDeps) {
       await audit.record(deviceEvent(m.deviceId, ctx, 'device.checkout'));
     }
     await devices.update(m.deviceId, { status: 'checked_out', checkedOutAt: now, pushToken: null, pushMagic: null, lastSeenAt: now }, now);
+    await deps.identities?.checkedOut?.(m.deviceId, ctx);
     return EMPTY_OK;
   }
 

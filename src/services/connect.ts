@@ -91,7 +91,11 @@ export function createConnectService(deps: ConnectServiceDeps) {
           if (!answered) return queue.next(m.deviceId, opts, now);
           const errorJson = m.errorChain !== undefined ? JSON.stringify(deps.toJson(m.errorChain)) : null;
           const r = await queue.recordResultAndNext(m.deviceId, uuid, m.status as ResultStatus, { raw: m.raw, json: JSON.stringify(deps.toJson(m.body)), errorJson }, opts, now);
-          if (r.outcome === 'recorded' && m.status === 'Acknowledged') await deps.inventory.apply(m.deviceId, answered.requestType, m.body);
+          if (r.outcome === 'recorded' && m.status === 'Acknowledged') {
+            await deps.inventory.apply(m.deviceId, answered.requestType, m.body);
+            // An erased device is checked out; its identity is revoked (a new enrollment gets a new one).
+            if (answered.requestType === 'EraseDevice') await deps.identities?.checkedOut?.(m.deviceId, ctx);
+          }
           return r.next;
         });
       } else {

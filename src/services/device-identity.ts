@@ -50,8 +50,10 @@ export interface IdentityRebinder {
   mayRebind(deviceId: string, certSha256: string): Promise<'renewal' | 're-enrollment' | undefined>;
   /** Puts the switch to a renewed identity on record (once, across retries). */
   recordRenewed(deviceId: string, certSha256: string, previousCertSha256: string | null, ctx: Pick<RequestContext, 'source' | 'requestId'>): Promise<void>;
-  /** A device authenticated with this identity. */
-  bound(deviceId: string, certSha256: string): Promise<void>;
+  /** A device authenticated with this identity (identities it replaces are revoked as superseded). */
+  bound(deviceId: string, certSha256: string, ctx?: Pick<RequestContext, 'source' | 'requestId'>): Promise<void>;
+  /** A device checked out (its identities are revoked). */
+  checkedOut?(deviceId: string, ctx: Pick<RequestContext, 'source' | 'requestId'>): Promise<void>;
 }
 
 export async function requireBoundDevice(
@@ -75,7 +77,7 @@ export async function requireBoundDevice(
     await deps.identities.recordRenewed(deviceId, ctx.certSha256, device.identityCertSha256, ctx);
     const at = new Date().toISOString();
     await deps.devices.update(deviceId, { identityCertSha256: ctx.certSha256 }, at);
-    await deps.identities.bound(deviceId, ctx.certSha256);
+    await deps.identities.bound(deviceId, ctx.certSha256, ctx);
     device.identityCertSha256 = ctx.certSha256;
   }
   if (device.status === 'checked_out') return deny('checked_out');

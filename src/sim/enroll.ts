@@ -39,6 +39,8 @@ export type EnrollmentProfile = {
   scep: { url: string; challenge: string; subjectCn: string; keySize: number };
   mdm: { serverUrl: string; checkInUrl: string; topic: string; signMessage: boolean; accessRights: number };
   caCertDer: Uint8Array | undefined;
+  /** Intermediate CA certificates the profile installs (com.apple.security.pkcs1). */
+  intermediateCertsDer: Uint8Array[];
   /** Subject of the certificate that signed the profile. */
   signer: string;
 };
@@ -63,19 +65,26 @@ function str(d: PlistDict, k: string): string {
  */
 export function readSignedProfile(der: Uint8Array, opts: { trustedCaDer?: Uint8Array; now?: Date } = {}): EnrollmentProfile {
   const now = opts.now ?? new Date();
+  const cas = parseDegenerateCertificates(der).filter((c) => parseCertificate(c).isCa);
+  // Roots (self-signed) are anchors; other CA certificates (an intermediate) must chain to one.
+  const roots = cas.filter(selfIssued);
   let anchors: Uint8Array[];
   if (opts.trustedCaDer) anchors = [opts.trustedCaDer];
   else {
-    anchors = parseDegenerateCertificates(der).filter((c) => parseCertificate(c).isCa);
+    anchors = roots.length > 0 ? roots : cas;
     if (anchors.length === 0) throw new EnrollmentError('profile: no CA certificate to check the signature with');
   }
-  const { content, signer } = createCmsVerifier({ trustAnchors: anchors }).verifyAttached(der, { now });
+  const intermediates = cas.filter((c) => !anchors.some((a) => Buffer.from(a).equals(Buffer.from(c))));
+  const { content, signer } = createCmsVerifier({ trustAnchors: anchors, intermediates }).verifyAttached(der, { now });
   const root = parsePlistDict(content);
   if (root.PayloadType !== 'Configuration' || !Array.isArray(root.PayloadContent)) throw new EnrollmentError('profile: not a configuration profile');
   const payloads = root.PayloadContent.filter(isPlistDict);
   const scepP = payloads.find((p) => p.PayloadType === 'com.apple.security.scep');
   const mdmP = payloads.find((p) => p.PayloadType === 'com.apple.mdm');
   const caP = payloads.find((p) => p.PayloadType === 'com.apple.security.root');
+  const intermediateCertsDer = payloads
+    .filter((p) => p.PayloadType === 'com.apple.security.pkcs1' && p.PayloadContent instanceof Uint8Array)
+    .map((p) => p.PayloadContent as Uint8Array);
   if (!scepP || !mdmP || !isPlistDict(scepP.PayloadContent)) throw new EnrollmentError('profile: SCEP or MDM payload missing');
   if (mdmP.IdentityCertificateUUID !== scepP.PayloadUUID) throw new EnrollmentError('profile: MDM identity is not the SCEP payload');
   const sc = scepP.PayloadContent;
@@ -100,6 +109,7 @@ export function readSignedProfile(der: Uint8Array, opts: { trustedCaDer?: Uint8A
       accessRights: typeof mdmP.AccessRights === 'number' ? mdmP.AccessRights : 0,
     },
     caCertDer,
+    intermediateCertsDer,
     signer: signer.subject,
   };
 }
@@ -113,11 +123,13 @@ export async function scepServerInfo(scepUrl: string, http: { tlsCa: string | un
   if (cert.status !== 200 || cert.contentType !== 'application/x-x509-ca-ra-cert') throw new EnrollmentError(`GetCACert answered ${cert.status}`);
   const certs = parseDegenerateCertificates(cert.body);
   const parsed = certs.map((c) => ({ der: c, p: parseCertificate(c) }));
-  const ca = parsed.find((c) => c.p.isCa);
   const ra = parsed.find((c) => !c.p.isCa && c.p.keyUsage !== undefined && (c.p.keyUsage & KU.keyEncipherment) !== 0);
+  const ca = ra && parsed.find((c) => c.p.isCa && Buffer.from(c.p.subjectRaw).equals(Buffer.from(ra.p.issuerRaw)));
   if (!ca || !ra) throw new EnrollmentError('GetCACert: no RA/CA pair');
-  // The RA must be issued by the CA.
-  createCmsVerifier({ trustAnchors: [ca.der] }).verifyCertificate(ra.der, { now: new Date() });
+  // The RA must be issued by the CA, and the CA chain to a root in the answer (an intermediate CA).
+  const cas = parsed.filter((c) => c.p.isCa).map((c) => c.der);
+  const roots = cas.filter(selfIssued);
+  createCmsVerifier({ trustAnchors: roots.length > 0 ? roots : [ca.der], intermediates: cas.filter((c) => !selfIssued(c)) }).verifyCertificate(ra.der, { now: new Date() });
   return { caps: new TextDecoder().decode(caps.body).split(/\r?\n/).filter(Boolean), raCertDer: ra.der, caCertDer: ca.der };
 }
 
@@ -148,6 +160,11 @@ async function scepRequest(
   const mine = rep.certificates.find((c) => Buffer.from(parseCertificate(c).spki).equals(Buffer.from(spkiOf(r.newKey))));
   if (!mine) throw new EnrollmentError('CertRep without a certificate for the new key');
   return { certDer: mine, transactionId };
+}
+
+function selfIssued(der: Uint8Array): boolean {
+  const c = parseCertificate(der);
+  return Buffer.from(c.subjectRaw).equals(Buffer.from(c.issuerRaw));
 }
 
 function spkiOf(key: KeyObject): Uint8Array {

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DatabaseSync } from 'node:sqlite';
 import path from 'node:path';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { SimDevice } from '../../src/sim/device.ts';
 import { statusText } from '../../src/lib/status-text.ts';
 import { enrollFromInvitation, httpsRequest, readSignedProfile, renewIdentity, scepServerInfo } from '../../src/sim/enroll.ts';
@@ -14,6 +14,9 @@ import { buildCsr, buildPkiMessage, buildSelfSignedCert, encodeName, parseCertRe
 import {
   api, createInvitation, enrollSimDevice, removeDataDir, startServerProcess, stopServerProcess, tlsCaPem, type ServerProcess,
 } from './harness.ts';
+import { parseCertificate } from '../../src/protocol/cms/certificate.ts';
+import { toPem } from '../../src/pki/pem.ts';
+import { opensslRoot } from '../../src/pki/external-root.test.ts';
 
 let server: ServerProcess;
 let tlsCa: string;
@@ -146,6 +149,9 @@ test('an erased device that enrolls again with the same UDID keeps its row and h
   await device.connect();
   assert.equal(device.state.erased, true);
   device.close();
+  // The erased device's identity is revoked (on record; listed in the CRL).
+  const erasedSerial = parseCertificate(enrolled.identity.certDer).serialHex;
+  assert.ok(auditActions().some((a) => a.action === 'ca.certificate.revoke' && a.outcome === 'success' && a.target_id === erasedSerial));
   const before = (await api(server, 'GET', `/api/v1/devices/${udid}/commands`)).json as { items: unknown[] };
   // Erased: a new invitation, a new identity, the same UDID.
   const { url } = await createInvitation(server);
@@ -171,4 +177,91 @@ test('CA show over the admin API', async () => {
   assert.match(j.current.subject, /Enrollment CA/);
   assert.match(j.ra.subject, /SCEP RA/);
   assert.deepEqual(j.previous, []);
+});
+
+test('CA rotation and an intermediate import take effect without a restart; devices enrolled before keep working', async () => {
+  const cmd = async (udid: string) => assert.equal((await api(server, 'POST', '/api/v1/commands', { deviceIds: [udid], requestType: 'SecurityInfo', payload: {} })).status, 201);
+  const first = await enrollSimDevice(server);
+  const root = opensslRoot();
+  const devices = [first.device];
+  try {
+    const caBefore = ((await api(server, 'GET', '/api/v1/ca')).json as { current: { sha256: string } }).current.sha256;
+    // Rotation: in effect at once.
+    const rot = await api(server, 'POST', '/api/v1/ca/rotate', {});
+    assert.equal(rot.status, 200, JSON.stringify(rot.json));
+    const rotated = (rot.json as { current: { sha256: string; subject: string } }).current;
+    assert.notEqual(rotated.sha256, caBefore);
+    // The device enrolled under the old CA still checks in and gets commands (core and gateway still trust the old CA).
+    await cmd(first.device.udid);
+    assert.deepEqual((await first.device.connect()).map((h) => h.status), ['Acknowledged']);
+    // A new device enrolls under the new CA and checks in: the gateway already has the new trust anchor.
+    const second = await enrollSimDevice(server);
+    devices.push(second.device);
+    assert.equal(parseCertificate(second.enrolled.identity.certDer).issuer, rotated.subject);
+    await cmd(second.device.udid);
+    assert.deepEqual((await second.device.connect()).map((h) => h.status), ['Acknowledged']);
+
+    // Intermediate: the core makes the key and CSR, an openssl root signs it, the chain is installed.
+    const csr = await api(server, 'POST', '/api/v1/ca/csr', { commonName: 'E2E Issuing CA' });
+    assert.equal(csr.status, 201);
+    const intPem = root.signIntermediate((csr.json as { csrPem: string }).csrPem, { pathlen: 0 });
+    const imp = await api(server, 'POST', '/api/v1/ca/import', { certPem: intPem, chainPem: root.rootPem });
+    assert.equal(imp.status, 200, JSON.stringify(imp.json));
+    const third = await enrollSimDevice(server);
+    devices.push(third.device);
+    assert.equal(parseCertificate(third.enrolled.identity.certDer).issuer, 'CN=E2E Issuing CA,O=Rampart');
+    assert.equal(third.enrolled.profile.intermediateCertsDer.length, 1);
+    root.file('e2e-int.pem', intPem);
+    root.file('e2e-id.pem', toPem('CERTIFICATE', third.enrolled.identity.certDer));
+    assert.match(root.run(['verify', '-CAfile', 'root.pem', '-untrusted', 'e2e-int.pem', 'e2e-id.pem']), /OK/);
+    await cmd(third.device.udid);
+    assert.deepEqual((await third.device.connect()).map((h) => h.status), ['Acknowledged']);
+    // All three generations of devices keep working.
+    for (const d of [first.device, second.device]) {
+      await cmd(d.udid);
+      assert.deepEqual((await d.connect()).map((h) => h.status), ['Acknowledged']);
+    }
+    const shown = (await api(server, 'GET', '/api/v1/ca')).json as { previous: unknown[]; chain: unknown[] };
+    assert.equal(shown.previous.length, 2);
+    assert.equal(shown.chain.length, 1);
+    const actions = auditActions().map((a) => a.action);
+    for (const a of ['ca.rotate', 'ca.rotate.applied', 'ca.csr', 'ca.import', 'ca.import.applied']) assert.ok(actions.includes(a), a);
+  } finally {
+    for (const d of devices) d.close();
+    root.close();
+  }
+});
+
+test('revocation: the CRL from the identity\'s distribution point verifies with openssl and lists it; the revoked device is refused', async () => {
+  const { device, enrolled } = await enrollSimDevice(server);
+  const work = opensslRoot(); // a scratch directory with an openssl runner
+  try {
+    const cert = new X509Certificate(Buffer.from(enrolled.identity.certDer));
+    work.file('id.pem', cert.toString());
+    const dp = /URI:(\S+)/.exec(work.run(['x509', '-in', 'id.pem', '-noout', '-ext', 'crlDistributionPoints']))?.[1];
+    assert.ok(dp && dp.startsWith(server.deviceUrl) && /\/pki\/crl\/[0-9a-f]{32}\.crl$/.test(dp), dp);
+    const r = await api(server, 'POST', '/api/v1/ca/revoke', { deviceId: device.udid, reason: 'keyCompromise' });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual((r.json as { serials: string[] }).serials, [cert.serialNumber.toLowerCase().replace(/^(?:00)+/, '')]);
+    const crl = await httpsRequest(dp, { method: 'GET', tlsCa });
+    assert.equal(crl.status, 200);
+    assert.equal(crl.contentType, 'application/pkix-crl');
+    work.file('ca.crl', crl.body);
+    const caPem = ((await api(server, 'GET', '/api/v1/ca')).json as { current: { pem: string } }).current.pem;
+    work.file('ca.pem', caPem);
+    work.run(['crl', '-inform', 'DER', '-in', 'ca.crl', '-noout', '-verify', '-CAfile', 'ca.pem']); // throws unless "verify OK"
+    assert.match(work.run(['crl', '-inform', 'DER', '-in', 'ca.crl', '-noout', '-text']), new RegExp(`Serial Number: ${cert.serialNumber}[\\s\\S]*Key Compromise`, 'i'));
+    // openssl checks the identity against the CRL: revoked (-partial_chain: the CA here is the intermediate of the test above).
+    assert.throws(() => work.run(['verify', '-partial_chain', '-crl_check', '-CAfile', 'ca.pem', '-CRLfile', 'ca.crl', 'id.pem']), /revoked/);
+    // The device's next request is refused by the core; the attempt is on record as a security event.
+    await assert.rejects(device.connect());
+    assert.ok(auditActions().some((a) => a.action === 'device.identity.revoked_used' && a.outcome === 'denied'));
+    // Malformed CRL requests: 404, fixed body.
+    const bad = await httpsRequest(`${server.deviceUrl}/pki/crl/not-an-id.crl`, { method: 'GET', tlsCa });
+    assert.equal(bad.status, 404);
+    assert.equal(new TextDecoder().decode(bad.body), statusText(404));
+  } finally {
+    device.close();
+    work.close();
+  }
 });

@@ -9,7 +9,7 @@ import * as identity from './auth.ts';
 import { getPushCertificateRoute, uploadPushCertificateRoute } from './push.ts';
 import { addGroupMembersRoute, createGroupRoute, deleteGroupRoute, getGroupRoute, listGroupMembersRoute, listGroupsRoute, removeGroupMembersRoute } from './groups.ts';
 import { bulkCommandRoute, bulkProgressRoute } from './bulk.ts';
-import { createInvitationRoute, listInvitationsRoute, revokeInvitationRoute, rotateCaRoute, showCaRoute } from './enrollment.ts';
+import { createInvitationRoute, listInvitationsRoute, revokeInvitationRoute, rotateCaRoute, showCaRoute, importCaRoute, createCaCsrRoute, revokeCertificateRoute } from './enrollment.ts';
 import { AUDIT_ROUTES } from './audit.ts';
 import { STAFF_ROUTES } from './staff.ts';
 import { metricsRoute } from './metrics.ts';
@@ -85,6 +85,9 @@ export const ROUTES: readonly AnyRoute[] = [
   revokeInvitationRoute,
   showCaRoute,
   rotateCaRoute,
+  importCaRoute,
+  createCaCsrRoute,
+  revokeCertificateRoute,
   ...AUDIT_ROUTES,
   ...STAFF_ROUTES,
   metricsRoute,

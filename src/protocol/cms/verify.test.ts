@@ -356,3 +356,58 @@ describe('verifyCertificate (client certificates forwarded by a trusted proxy)',
     rejects(() => v.verifyCertificate(new Uint8Array(0), { now }), 'bad_request');
   });
 });
+
+describe('intermediate CAs (an enrollment CA under an external root)', () => {
+  it('accepts signers that chain through checked intermediates to an anchor, and nothing else', async () => {
+    const { opensslRoot } = await import('../../pki/external-root.test.ts');
+    const { createCaRequest } = await import('../../pki/ca-import.ts');
+    const { issueCertificate } = await import('../../pki/authority.ts');
+    const { fromPem, toPem } = await import('../../pki/pem.ts');
+    const { generateKeyPairSync } = await import('node:crypto');
+    const root = opensslRoot();
+    const other = opensslRoot({ cn: 'Other Root' });
+    try {
+      const t = new Date();
+      const pem1 = (p: string): Uint8Array => fromPem(p, 'CERTIFICATE')[0]!;
+      const int1Req = await createCaRequest({ commonName: 'Level One' });
+      const int1 = pem1(root.signIntermediate(toPem('CERTIFICATE REQUEST', int1Req.csrDer), { pathlen: 1, days: 20 }));
+      const int2 = await issueCertificate({ certDer: int1, privateKey: int1Req.privateKey }, {
+        subject: 'CN=Level Two', publicKey: generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey, validityDays: 10, now: t, profile: 'device-identity',
+      });
+      // int2 above is a leaf (device-identity profile): listed as an intermediate it must be left out.
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      const device = { certDer: await issueCertificate({ certDer: int1, privateKey: int1Req.privateKey }, { subject: 'CN=dev', publicKey, validityDays: 60, now: t, profile: 'device-identity' }), privateKey };
+      const rootDer = pem1(root.rootPem);
+      const sig = signDetached(body, device);
+      const at = new Date(t.getTime() + 60_000);
+      createCmsVerifier({ trustAnchors: [rootDer], intermediates: [int1] }).verifyDetached(sig, body, { now: at });
+      createCmsVerifier({ trustAnchors: [rootDer], intermediates: [int1] }).verifyCertificate(device.certDer, { now: at });
+      rejects(() => createCmsVerifier({ trustAnchors: [rootDer] }).verifyDetached(sig, body, { now: at }), 'unauthorized', 'certificate not issued by a trust anchor');
+      rejects(() => createCmsVerifier({ trustAnchors: [pem1(other.rootPem)], intermediates: [int1] }).verifyDetached(sig, body, { now: at }), 'unauthorized');
+      // The intermediate expires before the root and before a device certificate that openssl made to outlive it
+      // (Rampart itself never issues beyond its CA): refused from then on.
+      root.file('int1.pem', toPem('CERTIFICATE', int1));
+      root.file('int1.key', int1Req.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+      root.run(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'long.key', '-subj', '/CN=long-lived', '-out', 'long.csr']);
+      root.file('long.ext', 'basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n');
+      root.run(['x509', '-req', '-in', 'long.csr', '-CA', 'int1.pem', '-CAkey', 'int1.key', '-CAcreateserial', '-days', '60', '-extfile', 'long.ext', '-outform', 'DER', '-out', 'long.der']);
+      const { readFileSync } = await import('node:fs');
+      const { createPrivateKey } = await import('node:crypto');
+      const longLived = {
+        certDer: new Uint8Array(readFileSync(`${root.dir}/long.der`)),
+        privateKey: createPrivateKey(readFileSync(`${root.dir}/long.key`)),
+      };
+      const longSig = signDetached(body, longLived);
+      const v2 = createCmsVerifier({ trustAnchors: [rootDer], intermediates: [int1] });
+      v2.verifyDetached(longSig, body, { now: at });
+      rejects(() => v2.verifyDetached(longSig, body, { now: new Date(t.getTime() + 25 * DAY) }), 'unauthorized', 'trust anchor not valid at this time');
+      rejects(() => v2.verifyCertificate(longLived.certDer, { now: new Date(t.getTime() + 25 * DAY) }), 'unauthorized', 'trust anchor not valid now');
+      // A non-CA listed as an intermediate is left out (it is not a signer's issuer either).
+      const v = createCmsVerifier({ trustAnchors: [rootDer], intermediates: [int2, int1] });
+      v.verifyCertificate(device.certDer, { now: at });
+    } finally {
+      root.close();
+      other.close();
+    }
+  });
+});

@@ -58,7 +58,14 @@ const INVALID = 'invalid signature';
 const MALFORMED = 'malformed signature';
 const refuse = (detail: string): RampartError => unauthorized(INVALID, detail);
 
-type Anchor = { cert: ParsedCertificate; key: KeyObject };
+/**
+ * A CA that may issue signer certificates: a trust anchor, or an intermediate
+ * CA checked to chain to one when the verifier is built. `path` is the CA and
+ * every certificate above it up to the anchor; all must be valid at `now`.
+ */
+type Anchor = { cert: ParsedCertificate; key: KeyObject; path: ParsedCertificate[] };
+
+const MAX_INTERMEDIATE_DEPTH = 4;
 
 type CertEntry = {
   cert: ParsedCertificate;
@@ -115,9 +122,9 @@ class Verifier implements CmsVerifier {
   readonly #cache = new Map<string, CertEntry>();
   readonly #cacheSize: number;
 
-  constructor(trustAnchors: Uint8Array[], cacheSize: number) {
+  constructor(trustAnchors: Uint8Array[], cacheSize: number, intermediates: Uint8Array[] = []) {
     this.#cacheSize = cacheSize;
-    this.#anchors = trustAnchors.map((der) => {
+    const load = (der: Uint8Array, what: string): { cert: ParsedCertificate; key: KeyObject } => {
       try {
         const cert = parseCertificate(Uint8Array.from(der));
         const key = publicKeyOf(cert.spki);
@@ -125,10 +132,40 @@ class Verifier implements CmsVerifier {
         return { cert, key };
       } catch (e) {
         if (isRampartError(e)) throw e;
-        throw new RampartError('internal', 'invalid trust anchor');
+        throw new RampartError('internal', `invalid ${what}`);
       }
+    };
+    this.#anchors = trustAnchors.map((der) => {
+      const a = load(der, 'trust anchor');
+      return { ...a, path: [a.cert] };
     });
     if (this.#anchors.length === 0) throw new RampartError('internal', 'no trust anchors');
+    // Intermediate CAs: each must be a CA allowed to sign certificates, issued
+    // by an anchor or by an intermediate accepted before it. Those that do not
+    // chain are left out (they can then issue nothing that verifies).
+    let pending = intermediates.map((der) => load(der, 'intermediate CA'));
+    for (let depth = 0; depth < MAX_INTERMEDIATE_DEPTH && pending.length > 0; depth++) {
+      const next: typeof pending = [];
+      for (const c of pending) {
+        const ok = c.cert.isCa && !c.cert.hasUnknownCritical && c.cert.keyUsage !== undefined && (c.cert.keyUsage & KU.keyCertSign) !== 0;
+        const issuer = ok ? this.#issuerOf(c.cert) : undefined;
+        if (issuer) this.#anchors.push({ ...c, path: [c.cert, ...issuer.path] });
+        else if (ok) next.push(c);
+      }
+      if (next.length === pending.length) break;
+      pending = next;
+    }
+  }
+
+  /** The anchor or accepted intermediate that issued `cert` (name, key usage and signature checked). */
+  #issuerOf(cert: ParsedCertificate): Anchor | undefined {
+    for (const a of this.#anchors) {
+      if (!bytesEqual(a.cert.subjectRaw, cert.issuerRaw)) continue;
+      if (a.cert.keyUsage !== undefined && (a.cert.keyUsage & KU.keyCertSign) === 0) continue;
+      if (a.path.some((p) => bytesEqual(p.der, cert.der))) continue;
+      if (certSignedBy(cert, a.key)) return a;
+    }
+    return undefined;
   }
 
   #lookup(certDer: Uint8Array): { sha256: string; entry: CertEntry | undefined } {
@@ -150,15 +187,7 @@ class Verifier implements CmsVerifier {
     const key = publicKeyOf(cert.spki);
     const keyKind = key ? keyKindOf(key) : undefined;
     if (!key || !keyKind) throw refuse('unsupported signer key');
-    let anchor: Anchor | undefined;
-    for (const a of this.#anchors) {
-      if (!bytesEqual(a.cert.subjectRaw, cert.issuerRaw)) continue;
-      if (a.cert.keyUsage !== undefined && (a.cert.keyUsage & KU.keyCertSign) === 0) continue;
-      if (certSignedBy(cert, a.key)) {
-        anchor = a;
-        break;
-      }
-    }
+    const anchor = this.#issuerOf(cert);
     if (!anchor) throw refuse('certificate not issued by a trust anchor');
     const entry: CertEntry = { cert: { ...cert, der: Uint8Array.from(cert.der) }, sha256, key, keyKind, anchor };
     if (this.#cache.size >= this.#cacheSize) {
@@ -238,7 +267,7 @@ class Verifier implements CmsVerifier {
     // Signer certificate: fast path through the cache, otherwise parse and check the chain.
     const entry = this.#findSigner(certs, sid);
     if (!validAt(entry.cert, now)) throw refuse('certificate not valid at this time');
-    if (!validAt(entry.anchor.cert, now)) throw refuse('trust anchor not valid at this time');
+    if (!entry.anchor.path.every((c) => validAt(c, now))) throw refuse('trust anchor not valid at this time');
     if (entry.keyKind !== sigAlg.key) throw refuse('key type does not match signature algorithm');
 
     let toVerify: Uint8Array;
@@ -338,6 +367,7 @@ class Verifier implements CmsVerifier {
     }
     const c = entry.cert;
     if (!validAt(c, opts.now)) throw refuse('certificate not valid now');
+    if (!entry.anchor.path.every((a) => validAt(a, opts.now))) throw refuse('trust anchor not valid now');
     return {
       certDer: Uint8Array.from(c.der),
       certSha256: entry.sha256,
@@ -376,9 +406,13 @@ function checkSignedAttributes(attrs: Node): Uint8Array {
   return md;
 }
 
-/** A verifier bound to a set of trust anchors, with its own certificate cache. */
-export function createCmsVerifier(opts: { trustAnchors: Uint8Array[]; cacheSize?: number }): CmsVerifier {
-  return new Verifier(opts.trustAnchors, Math.max(1, opts.cacheSize ?? DEFAULT_CACHE_SIZE));
+/**
+ * A verifier bound to a set of trust anchors, with its own certificate cache.
+ * `intermediates`: CA certificates that chain to an anchor (an intermediate
+ * enrollment CA under an external root); signers they issue are accepted.
+ */
+export function createCmsVerifier(opts: { trustAnchors: Uint8Array[]; intermediates?: Uint8Array[]; cacheSize?: number }): CmsVerifier {
+  return new Verifier(opts.trustAnchors, Math.max(1, opts.cacheSize ?? DEFAULT_CACHE_SIZE), opts.intermediates ?? []);
 }
 
 // verifyDetachedSignature keeps one verifier per distinct anchor set, keyed by

@@ -13,11 +13,13 @@ export type EnrollmentProfileInput = {
   organization: string;
   displayName: string;
   /** Fresh UUIDs (upper-case) for the profile and its payloads. */
-  uuids: { profile: string; scep: string; mdm: string; ca: string };
+  uuids: { profile: string; scep: string; mdm: string; ca: string; intermediates?: string[] };
   scep: { url: string; challenge: string; subjectCommonName: string; keySize: 2048 | 4096 };
   mdm: { serverUrl: string; checkInUrl: string; topic: string; accessRights?: number; serverCapabilities?: string[] };
   /** DER of the CA certificate, included as a root payload when the CA is private. */
   caCertDer?: Uint8Array;
+  /** DER of intermediate CAs between the root and the issuing CA (issuing CA first), as certificate payloads. */
+  intermediateCertsDer?: Uint8Array[];
 };
 
 const UUID_RE = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/;
@@ -34,7 +36,10 @@ function https(u: string, what: string): string {
 }
 
 export function buildEnrollmentProfile(p: EnrollmentProfileInput): Uint8Array {
-  for (const u of Object.values(p.uuids)) if (!UUID_RE.test(u)) throw new Error('invalid payload UUID');
+  const { intermediates: intermediateUuids = [], ...single } = p.uuids;
+  for (const u of [...Object.values(single), ...intermediateUuids]) if (!UUID_RE.test(u)) throw new Error('invalid payload UUID');
+  const intermediates = p.intermediateCertsDer ?? [];
+  if (intermediateUuids.length !== intermediates.length) throw new Error('one UUID per intermediate certificate');
   const id = p.identifier;
   const scep: PlistDict = {
     PayloadType: 'com.apple.security.scep',
@@ -78,6 +83,16 @@ export function buildEnrollmentProfile(p: EnrollmentProfileInput): Uint8Array {
       PayloadContent: Uint8Array.from(p.caCertDer),
     });
   }
+  intermediates.forEach((der, i) => {
+    content.push({
+      PayloadType: 'com.apple.security.pkcs1',
+      PayloadVersion: 1,
+      PayloadIdentifier: `${id}.ca.intermediate.${i + 1}`,
+      PayloadUUID: intermediateUuids[i]!,
+      PayloadDisplayName: `${p.organization} intermediate CA ${i + 1}`,
+      PayloadContent: Uint8Array.from(der),
+    });
+  });
   content.push(scep, mdm);
   return buildPlist({
     PayloadType: 'Configuration',
