@@ -37,6 +37,18 @@ CREATE TABLE IF NOT EXISTS audit_node (
   hash BLOB NOT NULL,
   PRIMARY KEY (level, idx)
 ) WITHOUT ROWID;
+-- Leaf hashes again, compactly (~40 bytes a row instead of ~450 in
+-- audit_entry): proofs read their level-0 hashes here, so a random proof
+-- touches one or two pages of a table a tenth of the entry table's size.
+-- Written in the same transaction as the entries.
+CREATE TABLE IF NOT EXISTS audit_leaf (
+  idx INTEGER PRIMARY KEY,
+  hash BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit_checkpoint (
   size INTEGER PRIMARY KEY,
   root_hash BLOB NOT NULL,
@@ -49,8 +61,8 @@ CREATE TABLE IF NOT EXISTS audit_cursor (
 );
 `;
 
-
-
+/** Rows copied per transaction when an existing log's audit_leaf is backfilled. */
+const BACKFILL_CHUNK = 100_000;
 
 // One leader per database file within this process. SQLite deployments are
 // single-node by construction; the index check in append() stops any second
@@ -63,11 +75,19 @@ export class SqliteAuditStore implements AuditStore {
   #st: Record<string, StatementSync> | null = null;
 
   readonly #readOnly: boolean;
+  /** audit_leaf holds every leaf hash (false only on a read-only store over a log not yet migrated). */
+  #leafTable = false;
 
-  /** `readOnly`: for verification and search of a log another process writes; init() then changes nothing. */
-  constructor(db: DatabaseSync, opts: { readOnly?: boolean } = {}) {
+  readonly #backfillChunk: number;
+
+  /**
+   * `readOnly`: for verification and search of a log another process writes; init() then changes nothing.
+   * `backfillChunk`: rows per transaction of the audit_leaf migration (tests use small ones).
+   */
+  constructor(db: DatabaseSync, opts: { readOnly?: boolean; backfillChunk?: number } = {}) {
     this.#db = db;
     this.#readOnly = opts.readOnly === true;
+    this.#backfillChunk = opts.backfillChunk ?? BACKFILL_CHUNK;
   }
 
   async init(): Promise<void> {
@@ -80,14 +100,18 @@ export class SqliteAuditStore implements AuditStore {
       db.exec('PRAGMA journal_mode = WAL');
       db.exec('PRAGMA synchronous = FULL');
       db.exec(SCHEMA);
+      this.#backfillLeaves();
     }
+    this.#leafTable = this.#leavesComplete();
     this.#st = {
       size: db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM audit_entry'),
       insEntry: db.prepare(
         'INSERT INTO audit_entry (idx, time, actor_type, actor_id, action, target_type, target_id, source, outcome, request_id, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       insNode: db.prepare('INSERT INTO audit_node (level, idx, hash) VALUES (?, ?, ?)'),
-      leafRun: db.prepare('SELECT leaf_hash AS h FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx'),
+      leafRun: this.#leafTable
+        ? db.prepare('SELECT hash AS h FROM audit_leaf WHERE idx >= ? AND idx < ? ORDER BY idx')
+        : db.prepare('SELECT leaf_hash AS h FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx'),
       nodeRun: db.prepare('SELECT hash AS h FROM audit_node WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx'),
       putCp: db.prepare('INSERT OR IGNORE INTO audit_checkpoint (size, root_hash, note, created_at) VALUES (?, ?, ?, ?)'),
       latestCp: db.prepare('SELECT * FROM audit_checkpoint ORDER BY size DESC LIMIT 1'),
@@ -96,9 +120,53 @@ export class SqliteAuditStore implements AuditStore {
       leafRecords: db.prepare('SELECT idx, entry, leaf_hash FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
       // The entry as its stored bytes: hashed as they are, no UTF-16 string per row.
       leafBatch: db.prepare('SELECT idx, CAST(entry AS BLOB), leaf_hash FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
+      ...(this.#leafTable ? { insLeaf: db.prepare('INSERT INTO audit_leaf (idx, hash) VALUES (?, ?)') } : {}),
       getCursor: db.prepare('SELECT next_index FROM audit_cursor WHERE name = ?'),
       setCursor: db.prepare('INSERT INTO audit_cursor (name, next_index) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET next_index = excluded.next_index'),
     };
+  }
+
+  #leavesComplete(): boolean {
+    const db = this.#db;
+    const t = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_meta'").get();
+    if (!t) return false;
+    return db.prepare("SELECT 1 FROM audit_meta WHERE key = 'leaf_backfill' AND value = 'done'").get() !== undefined;
+  }
+
+  /**
+   * Migration of a log written before audit_leaf existed: copy the leaf hashes
+   * of the entries in chunks, each its own transaction recording how far it
+   * got (`audit_meta.leaf_backfill`), so an interrupted backfill resumes. Once
+   * it reaches the log's size it marks itself done; from then on append()
+   * writes both tables in one transaction. A new log is marked done at once.
+   */
+  #backfillLeaves(): void {
+    const db = this.#db;
+    if (this.#leavesComplete()) return;
+    const progress = db.prepare("SELECT value FROM audit_meta WHERE key = 'leaf_backfill'");
+    const setProgress = db.prepare("INSERT INTO audit_meta (key, value) VALUES ('leaf_backfill', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    const size = db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM audit_entry');
+    const copy = db.prepare('INSERT OR IGNORE INTO audit_leaf (idx, hash) SELECT idx, leaf_hash FROM audit_entry WHERE idx >= ? AND idx < ?');
+    for (;;) {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const p = progress.get() as Row | undefined;
+        if (p && p.value === 'done') {
+          db.exec('COMMIT');
+          return;
+        }
+        const from = p ? Number(p.value) : 0;
+        const n = Number((size.get() as Row).n);
+        const to = Math.min(n, from + this.#backfillChunk);
+        if (to > from) copy.run(from, to);
+        setProgress.run(to >= n ? 'done' : String(to));
+        db.exec('COMMIT');
+        if (to >= n) return;
+      } catch (err) {
+        if (db.isTransaction) db.exec('ROLLBACK');
+        throw err;
+      }
+    }
   }
 
   get #s(): Record<string, StatementSync> {
@@ -124,8 +192,11 @@ export class SqliteAuditStore implements AuditStore {
         throw conflict('audit log has another writer', 'append index does not continue the log');
       }
       const ins = this.#stmt('insEntry');
+      const insL = this.#s.insLeaf;
+      if (!insL) throw new Error('audit store is read-only or not migrated');
       for (const e of entries) {
         ins.run(e.index, e.time, e.actorType, e.actorId, e.action, e.targetType, e.targetId, e.source, e.outcome, e.requestId, e.entry, e.leafHash);
+        insL.run(e.index, e.leafHash);
       }
       const insN = this.#stmt('insNode');
       for (const n of nodes) insN.run(n.level, n.index, n.hash);
