@@ -272,6 +272,11 @@ export class SqliteAuditStore implements AuditStore {
     }
   }
 
+  filePath(): string | null {
+    const p = this.#db.location();
+    return p === null || p === '' || p === ':memory:' ? null : p;
+  }
+
   async search(q: AuditQuery): Promise<StoredEntry[]> {
     const where: string[] = [];
     const args: (string | number)[] = [];

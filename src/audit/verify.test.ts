@@ -151,7 +151,14 @@ test('tampering with the export is detected and named', async () => {
 test('tampering with the live database is detected and named', async () => {
   const f = await fixture(40);
   const db = f.fx.db;
-  const run = () => verifyLog(f.fx.store, f.trusted, key.verifierKey);
+  // Both paths: forced onto two threads (falls back to the sequential verifier on
+  // any irregularity) and sequential; their answers must be identical.
+  const run = async () => {
+    const split = await verifyLog(f.fx.store, f.trusted, key.verifierKey, { splitMin: 1 });
+    const seq = await verifyLog(f.fx.store, f.trusted, key.verifierKey, { split: false });
+    assert.deepEqual(split, seq);
+    return split;
+  };
   try {
     db.exec('BEGIN');
     db.prepare(`UPDATE audit_entry SET entry = replace(entry, '"denied"', '"success"') WHERE idx = 8`).run();

@@ -1,0 +1,280 @@
+// Verification of a clean live SQLite log on two cores. The log is split at m
+// (about half, rounded to a multiple of 2^16): a worker thread
+// (node:worker_threads) scans [m, n) from its own read-only connection while
+// the main thread scans [0, m). Each half is checked for *regularity*: every
+// row sits at the index it claims, is in the exact canonical shape the log
+// writes (quickEntry), hashes to its stored leaf hash, links (`prev`) to the
+// entry before it, and every stored interior node it completes matches. The
+// halves are joined by checking the `prev` link across m and appending the
+// worker's aligned subtrees (every subtree of a range decomposition is
+// aligned, so it joins a compact range like a leaf of its level); signed
+// roots are checked from the joined tree.
+//
+// A regular log is exactly a log on which the sequential verifier
+// (verifyRecords) reports nothing about entries; the only findings it can
+// then have are about checkpoints, and these are computed here the same way,
+// in the same order. On any irregularity, or if the worker cannot start
+// (e.g. --permission without --allow-worker), the caller runs the sequential
+// verifier, so findings and their names never depend on this fast path.
+
+import { hash as oneShotHash } from 'node:crypto';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { DatabaseSync } from 'node:sqlite';
+import { quickEntry } from './entry.ts';
+import { CompactRange, EMPTY_ROOT, hashChildren, hashEqual } from './merkle.ts';
+import { NODE_STRIDE } from './store.ts';
+import type { HashReader } from './merkle.ts';
+import type { LogRecord } from './export.ts';
+
+/** An aligned complete subtree: 2^level leaves from `start`. */
+export interface Span {
+  level: number;
+  start: number;
+  hash: Uint8Array;
+}
+
+export interface HalfScan {
+  regular: boolean;
+  /** Why not regular (for diagnostics; the sequential verifier names findings). */
+  why?: string;
+  /** `prev` field of the first entry of the range. */
+  firstPrev: string;
+  /** Hex leaf hash of the last entry of the range. */
+  lastHex: string;
+  /** The range as aligned subtrees, left to right. */
+  spans: Span[];
+  /** The spans of [start, s) at each signed size s in (start, end]. */
+  snapshots: [number, Span[]][];
+}
+
+/**
+ * The aligned complete subtrees of [start, pos). For start = 0 this is the
+ * compact range; for any start two neighbours merge only when the left one
+ * starts at a multiple of twice its width (they are then siblings).
+ */
+export class RangeStack {
+  readonly spans: Span[] = [];
+  pos: number;
+  constructor(start: number) {
+    this.pos = start;
+  }
+  append(leaf: Uint8Array, onNode?: (level: number, index: number, hash: Uint8Array) => void): void {
+    let h = leaf;
+    let level = 0;
+    let start = this.pos;
+    const s = this.spans;
+    for (;;) {
+      const top = s[s.length - 1];
+      if (!top || top.level !== level || top.start % 2 ** (level + 1) !== 0) break;
+      s.pop();
+      h = hashChildren(top.hash, h);
+      start = top.start;
+      level++;
+      if (onNode) onNode(level, start / 2 ** level, h);
+    }
+    s.push({ level, start, hash: h });
+    this.pos++;
+  }
+  snapshot(): Span[] {
+    return this.spans.slice();
+  }
+}
+
+/**
+ * Append an aligned subtree at the end of a compact range (its start must be
+ * the range's size, so every level in the range is at least its level).
+ */
+export function appendSpan(tree: CompactRange, span: Span, onNode?: (level: number, index: number, hash: Uint8Array) => void): void {
+  if (span.start !== tree.size || span.start % 2 ** span.level !== 0) throw new RangeError('span does not continue the tree');
+  let h = span.hash;
+  let level = span.level;
+  while (tree.levels.length > 0 && tree.levels[tree.levels.length - 1] === level) {
+    tree.levels.pop();
+    h = hashChildren(tree.hashes.pop() as Uint8Array, h);
+    level++;
+    if (onNode) onNode(level, (span.start + 2 ** span.level) / 2 ** level - 1, h);
+  }
+  tree.hashes.push(h);
+  tree.levels.push(level);
+  tree.size = span.start + 2 ** span.level;
+}
+
+let leafBuf = Buffer.alloc(64 * 1024);
+function leafHash(bytes: Uint8Array): Buffer {
+  if (bytes.length + 1 > leafBuf.length) leafBuf = Buffer.alloc(bytes.length + 1);
+  leafBuf[0] = 0x00;
+  leafBuf.set(bytes, 1);
+  return oneShotHash('sha256', leafBuf.subarray(0, bytes.length + 1), 'buffer');
+}
+
+/** Check [start, end) for regularity, building its subtrees; stops at the first irregularity. */
+export async function scanHalf(
+  batches: AsyncIterable<LogRecord[]>,
+  start: number,
+  end: number,
+  signedSizes: readonly number[],
+  nodes: HashReader | undefined,
+): Promise<HalfScan> {
+  const stack = new RangeStack(start);
+  const sizes = signedSizes.filter((s) => s > start && s <= end).sort((a, b) => a - b);
+  let nextSigned = 0;
+  const snapshots: [number, Span[]][] = [];
+  let firstPrev = '';
+  let lastHex = '';
+  let expect = start;
+  let why: string | undefined;
+
+  // Stored interior nodes completed inside the range, compared in per-level runs.
+  let pending: { level: number; start: number; hashes: Uint8Array[] }[] = [];
+  const lastRun = new Map<number, { level: number; start: number; hashes: Uint8Array[] }>();
+  let pendingCount = 0;
+  const flushNodes = async (): Promise<boolean> => {
+    if (!nodes || pendingCount === 0) return true;
+    const got = await nodes.readHashes(pending.map((r) => ({ level: r.level, start: r.start, count: r.hashes.length })));
+    let ok = true;
+    pending.forEach((run, i) => {
+      const have = got[i] ?? [];
+      for (let k = 0; k < run.hashes.length; k++) {
+        const h = have[k];
+        if (!h || !hashEqual(h, run.hashes[k] as Uint8Array)) ok = false;
+      }
+    });
+    pending = [];
+    lastRun.clear();
+    pendingCount = 0;
+    return ok;
+  };
+  const onNode = nodes
+    ? (level: number, index: number, hash: Uint8Array): void => {
+        if (level % NODE_STRIDE !== 0) return;
+        const r = lastRun.get(level);
+        if (r && r.start + r.hashes.length === index) r.hashes.push(hash);
+        else {
+          const run = { level, start: index, hashes: [hash] };
+          pending.push(run);
+          lastRun.set(level, run);
+        }
+        pendingCount++;
+      }
+    : undefined;
+
+  scan: for await (const batch of batches) {
+    for (const rec of batch) {
+      const bytes = rec.bytes;
+      if (bytes === undefined || rec.position !== expect || expect >= end) {
+        why = `row ${rec.position} at ${expect}`;
+        break scan;
+      }
+      const computed = leafHash(bytes);
+      if (!computed.equals(rec.leafHash)) {
+        why = `leaf hash of ${expect}`;
+        break scan;
+      }
+      const f = quickEntry(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'));
+      if (!f || f.index !== expect) {
+        why = `shape of ${expect}`;
+        break scan;
+      }
+      if (expect === start) firstPrev = f.prev;
+      else if (f.prev !== lastHex) {
+        why = `prev of ${expect}`;
+        break scan;
+      }
+      lastHex = computed.toString('hex');
+      stack.append(computed, onNode);
+      expect++;
+      if (expect === sizes[nextSigned]) {
+        snapshots.push([expect, stack.snapshot()]);
+        nextSigned++;
+      }
+    }
+    if (pendingCount >= 4096 && !(await flushNodes())) {
+      why = 'stored node';
+      break;
+    }
+  }
+  if (why === undefined && !(await flushNodes())) why = 'stored node';
+  if (why === undefined && expect !== end) why = `${end - expect} rows missing before ${end}`;
+  return { regular: why === undefined, ...(why !== undefined ? { why } : {}), firstPrev, lastHex, spans: stack.spans, snapshots };
+}
+
+/** What the worker is given. */
+interface HalfJob {
+  kind: 'rampart-audit-verify-half';
+  path: string;
+  start: number;
+  end: number;
+  signedSizes: number[];
+}
+
+/** Scan [start, end) of the SQLite log at `path` in a worker thread. */
+export function scanHalfInWorker(path: string, start: number, end: number, signedSizes: number[]): { result: Promise<HalfScan>; stop: () => Promise<void> } {
+  const job: HalfJob = { kind: 'rampart-audit-verify-half', path, start, end, signedSizes };
+  const worker = new Worker(new URL(import.meta.url), { workerData: job });
+  const result = new Promise<HalfScan>((resolve, reject) => {
+    worker.once('message', (m: HalfScan) => resolve(m));
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`verification worker exited (${code})`)));
+  });
+  return { result, stop: async () => void (await worker.terminate()) };
+}
+
+async function runWorker(job: HalfJob): Promise<void> {
+  // Imported here: the store module is not needed on the main thread's path.
+  const { SqliteAuditStore } = await import('./store-sqlite.ts');
+  const db = new DatabaseSync(job.path, { readOnly: true });
+  try {
+    const store = new SqliteAuditStore(db, { readOnly: true });
+    await store.init();
+    if (!store.readLeafBatches) throw new Error('store cannot read batches');
+    const r = await scanHalf(store.readLeafBatches(job.start, job.end), job.start, job.end, job.signedSizes, store);
+    parentPort?.postMessage(r);
+  } finally {
+    db.close();
+  }
+}
+
+if (!isMainThread && (workerData as HalfJob | undefined)?.kind === 'rampart-audit-verify-half') {
+  await runWorker(workerData as HalfJob);
+}
+
+/**
+ * Join the scans of [0, m) and [m, n): the tree of [0, n) with the root at
+ * every signed size, or null when the halves do not join (the `prev` link
+ * across m) or a stored node completed by the join differs.
+ */
+export async function joinHalves(
+  left: HalfScan,
+  right: HalfScan,
+  m: number,
+  n: number,
+  nodes: HashReader | undefined,
+): Promise<{ root: Uint8Array; roots: Map<number, Uint8Array> } | null> {
+  if (!left.regular || !right.regular || left.firstPrev !== '') return null;
+  if (n > m && right.firstPrev !== left.lastHex) return null;
+  const roots = new Map<number, Uint8Array>([[0, EMPTY_ROOT]]);
+  const fromSpans = (spans: readonly Span[], onNode?: (level: number, index: number, hash: Uint8Array) => void): CompactRange => {
+    const t = new CompactRange();
+    for (const s of spans) appendSpan(t, s, onNode);
+    return t;
+  };
+  for (const [s, spans] of left.snapshots) roots.set(s, fromSpans(spans).root());
+  const base = fromSpans(left.spans);
+  for (const [s, spans] of right.snapshots) {
+    const t = base.clone();
+    for (const sp of spans) appendSpan(t, sp);
+    roots.set(s, t.root());
+  }
+  // Nodes completed only by the join straddle m: compare them too.
+  const joined: { level: number; index: number; hash: Uint8Array }[] = [];
+  const tree = base.clone();
+  for (const sp of right.spans) appendSpan(tree, sp, (level, index, hash) => level % NODE_STRIDE === 0 && joined.push({ level, index, hash }));
+  if (nodes && joined.length > 0) {
+    const got = await nodes.readHashes(joined.map((j) => ({ level: j.level, start: j.index, count: 1 })));
+    for (let i = 0; i < joined.length; i++) {
+      const h = got[i]?.[0];
+      if (!h || !hashEqual(h, (joined[i] as { hash: Uint8Array }).hash)) return null;
+    }
+  }
+  return { root: n === 0 ? EMPTY_ROOT : tree.root(), roots };
+}
