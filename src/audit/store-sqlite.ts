@@ -121,6 +121,8 @@ export class SqliteAuditStore implements AuditStore {
       // The entry as its stored bytes: hashed as they are, no UTF-16 string per row.
       leafBatch: db.prepare('SELECT idx, CAST(entry AS BLOB), leaf_hash FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
       ...(this.#leafTable ? { insLeaf: db.prepare('INSERT INTO audit_leaf (idx, hash) VALUES (?, ?)') } : {}),
+      // The two-thread verifier's reader: the leaf hash as lower-case hex text (no ArrayBuffer per row).
+      scanBatch: db.prepare('SELECT idx, CAST(entry AS BLOB), lower(hex(leaf_hash)) FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
       getCursor: db.prepare('SELECT next_index FROM audit_cursor WHERE name = ?'),
       setCursor: db.prepare('INSERT INTO audit_cursor (name, next_index) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET next_index = excluded.next_index'),
     };
@@ -269,6 +271,20 @@ export class SqliteAuditStore implements AuditStore {
       if (out.length > 0) yield out;
       if (rows.length < batch) return;
       next = (rows[rows.length - 1] as [number, Uint8Array, Uint8Array])[0] + 1;
+    }
+  }
+
+  /** Rows [index, entry bytes, hex leaf hash] in index order, 20,000 per query (verify-split.ts). */
+  async *readScanBatches(start: number, end: number): AsyncIterable<[number, Uint8Array, string][]> {
+    const st = this.#stmt('scanBatch');
+    st.setReturnArrays(true);
+    let next = start;
+    const batch = 20_000;
+    for (;;) {
+      const rows = st.all(next, end, batch) as unknown as [number, Uint8Array, string][];
+      if (rows.length > 0) yield rows;
+      if (rows.length < batch) return;
+      next = (rows[rows.length - 1] as [number, Uint8Array, string])[0] + 1;
     }
   }
 

@@ -5,7 +5,7 @@ import { AuditLog } from './log.ts';
 import { CompactRange, hashLeaf } from './merkle.ts';
 import { generateNoteKey, parseSignerKey, signCheckpoint } from './note.ts';
 import { verifyLog } from './verify.ts';
-import { RangeStack, appendSpan, scanHalfInWorker } from './verify-split.ts';
+import { RangeStack, appendSpan, scanHalfInWorker, textToBytes } from './verify-split.ts';
 import { sqliteStore } from './testdata/helpers.ts';
 import type { AuditEvent } from './types.ts';
 
@@ -23,16 +23,19 @@ test('property: the subtrees of [0, m) and [m, n) join into the tree of [0, n), 
       const wholeNodes: string[] = [];
       for (let i = 0; i < n; i++) whole.append(leaf(i), (l, x, h) => wholeNodes.push(`${l}/${x}/${Buffer.from(h).toString('hex')}`));
       const nodes: string[] = [];
-      const rec = (l: number, x: number, h: Uint8Array) => void nodes.push(`${l}/${x}/${Buffer.from(h).toString('hex')}`);
+      const rec = (l: number, x: number, h: Uint8Array | string) =>
+        void nodes.push(`${l}/${x}/${(typeof h === 'string' ? textToBytes(h) : Buffer.from(h)).toString('hex')}`);
+      const hex = (i: number) => Buffer.from(leaf(i)).toString('hex');
       const left = new RangeStack(0);
-      for (let i = 0; i < m; i++) left.append(leaf(i), rec);
+      for (let i = 0; i < m; i++) left.append(hex(i), rec);
       const right = new RangeStack(m);
-      for (let i = m; i < n; i++) right.append(leaf(i), rec);
+      for (let i = m; i < n; i++) right.append(hex(i), rec);
       // Every span is an aligned complete subtree.
-      for (const s of [...left.spans, ...right.spans]) assert.equal(s.start % 2 ** s.level, 0);
+      for (const s of [...left.spans(), ...right.spans()]) assert.equal(s.start % 2 ** s.level, 0);
       const t = new CompactRange();
-      for (const s of left.spans) appendSpan(t, s, rec);
-      for (const s of right.spans) appendSpan(t, s, rec);
+      const bin = (s: { level: number; start: number; hash: string }) => ({ ...s, hash: textToBytes(s.hash) });
+      for (const s of left.spans()) appendSpan(t, bin(s), rec);
+      for (const s of right.spans()) appendSpan(t, bin(s), rec);
       assert.equal(t.size, n);
       assert.deepEqual(Buffer.from(t.root()), Buffer.from(whole.root()));
       assert.deepEqual(t.hashes.map((h) => Buffer.from(h)), whole.hashes.map((h) => Buffer.from(h)));

@@ -24,13 +24,38 @@ import { quickEntry } from './entry.ts';
 import { CompactRange, EMPTY_ROOT, hashChildren, hashEqual } from './merkle.ts';
 import { NODE_STRIDE } from './store.ts';
 import type { HashReader } from './merkle.ts';
-import type { LogRecord } from './export.ts';
 
 /** An aligned complete subtree: 2^level leaves from `start`. */
 export interface Span {
   level: number;
   start: number;
   hash: Uint8Array;
+}
+
+/**
+ * Hashes in the scan are strings, not Buffers: crypto.hash() returning a
+ * Buffer allocates an ArrayBuffer per call (about 0.5 µs, most of its cost),
+ * a string result does not. A leaf hash is its 64-character hex (it is
+ * compared with the next entry's `prev` and the stored hash as hex); an
+ * interior hash is its 32 bytes as a Latin-1 string.
+ */
+export type HashText = string;
+
+const nodeBuf = Buffer.alloc(65);
+const enc = (h: HashText): BufferEncoding => (h.length === 64 ? 'hex' : 'latin1');
+/** RFC 9162 node hash of two hashes in text form; Latin-1 result. */
+export function hashChildrenText(left: HashText, right: HashText): HashText {
+  nodeBuf[0] = 0x01;
+  nodeBuf.write(left, 1, 32, enc(left));
+  nodeBuf.write(right, 33, 32, enc(right));
+  return oneShotHash('sha256', nodeBuf, 'binary'); // 'binary' is Latin-1
+}
+export const textToBytes = (h: HashText): Buffer => Buffer.from(h, enc(h));
+
+export interface TextSpan {
+  level: number;
+  start: number;
+  hash: HashText;
 }
 
 export interface HalfScan {
@@ -42,9 +67,9 @@ export interface HalfScan {
   /** Hex leaf hash of the last entry of the range. */
   lastHex: string;
   /** The range as aligned subtrees, left to right. */
-  spans: Span[];
+  spans: TextSpan[];
   /** The spans of [start, s) at each signed size s in (start, end]. */
-  snapshots: [number, Span[]][];
+  snapshots: [number, TextSpan[]][];
 }
 
 /**
@@ -53,30 +78,34 @@ export interface HalfScan {
  * starts at a multiple of twice its width (they are then siblings).
  */
 export class RangeStack {
-  readonly spans: Span[] = [];
+  readonly levels: number[] = [];
+  readonly starts: number[] = [];
+  readonly hashes: HashText[] = [];
   pos: number;
   constructor(start: number) {
     this.pos = start;
   }
-  append(leaf: Uint8Array, onNode?: (level: number, index: number, hash: Uint8Array) => void): void {
+  append(leaf: HashText, onNode?: (level: number, index: number, hash: HashText) => void): void {
     let h = leaf;
     let level = 0;
     let start = this.pos;
-    const s = this.spans;
+    const L = this.levels;
     for (;;) {
-      const top = s[s.length - 1];
-      if (!top || top.level !== level || top.start % 2 ** (level + 1) !== 0) break;
-      s.pop();
-      h = hashChildren(top.hash, h);
-      start = top.start;
+      const top = L.length - 1;
+      if (top < 0 || L[top] !== level || (this.starts[top] as number) % 2 ** (level + 1) !== 0) break;
+      L.pop();
+      start = this.starts.pop() as number;
+      h = hashChildrenText(this.hashes.pop() as HashText, h);
       level++;
       if (onNode) onNode(level, start / 2 ** level, h);
     }
-    s.push({ level, start, hash: h });
+    L.push(level);
+    this.starts.push(start);
+    this.hashes.push(h);
     this.pos++;
   }
-  snapshot(): Span[] {
-    return this.spans.slice();
+  spans(): TextSpan[] {
+    return this.levels.map((level, i) => ({ level, start: this.starts[i] as number, hash: this.hashes[i] as HashText }));
   }
 }
 
@@ -99,17 +128,16 @@ export function appendSpan(tree: CompactRange, span: Span, onNode?: (level: numb
   tree.size = span.start + 2 ** span.level;
 }
 
+const toSpan = (s: TextSpan): Span => ({ level: s.level, start: s.start, hash: textToBytes(s.hash) });
+
+/** Rows as the scan reads them: [index, entry bytes, hex leaf hash] (see SqliteAuditStore.readScanBatches). */
+export type ScanRow = [number, Uint8Array, string];
+
 let leafBuf = Buffer.alloc(64 * 1024);
-function leafHash(bytes: Uint8Array): Buffer {
-  if (bytes.length + 1 > leafBuf.length) leafBuf = Buffer.alloc(bytes.length + 1);
-  leafBuf[0] = 0x00;
-  leafBuf.set(bytes, 1);
-  return oneShotHash('sha256', leafBuf.subarray(0, bytes.length + 1), 'buffer');
-}
 
 /** Check [start, end) for regularity, building its subtrees; stops at the first irregularity. */
 export async function scanHalf(
-  batches: AsyncIterable<LogRecord[]>,
+  batches: AsyncIterable<ScanRow[]>,
   start: number,
   end: number,
   signedSizes: readonly number[],
@@ -118,15 +146,15 @@ export async function scanHalf(
   const stack = new RangeStack(start);
   const sizes = signedSizes.filter((s) => s > start && s <= end).sort((a, b) => a - b);
   let nextSigned = 0;
-  const snapshots: [number, Span[]][] = [];
+  const snapshots: [number, TextSpan[]][] = [];
   let firstPrev = '';
   let lastHex = '';
   let expect = start;
   let why: string | undefined;
 
   // Stored interior nodes completed inside the range, compared in per-level runs.
-  let pending: { level: number; start: number; hashes: Uint8Array[] }[] = [];
-  const lastRun = new Map<number, { level: number; start: number; hashes: Uint8Array[] }>();
+  let pending: { level: number; start: number; hashes: HashText[] }[] = [];
+  const lastRun = new Map<number, { level: number; start: number; hashes: HashText[] }>();
   let pendingCount = 0;
   const flushNodes = async (): Promise<boolean> => {
     if (!nodes || pendingCount === 0) return true;
@@ -136,7 +164,7 @@ export async function scanHalf(
       const have = got[i] ?? [];
       for (let k = 0; k < run.hashes.length; k++) {
         const h = have[k];
-        if (!h || !hashEqual(h, run.hashes[k] as Uint8Array)) ok = false;
+        if (!h || !hashEqual(h, textToBytes(run.hashes[k] as HashText))) ok = false;
       }
     });
     pending = [];
@@ -145,7 +173,7 @@ export async function scanHalf(
     return ok;
   };
   const onNode = nodes
-    ? (level: number, index: number, hash: Uint8Array): void => {
+    ? (level: number, index: number, hash: HashText): void => {
         if (level % NODE_STRIDE !== 0) return;
         const r = lastRun.get(level);
         if (r && r.start + r.hashes.length === index) r.hashes.push(hash);
@@ -159,18 +187,25 @@ export async function scanHalf(
     : undefined;
 
   scan: for await (const batch of batches) {
-    for (const rec of batch) {
-      const bytes = rec.bytes;
-      if (bytes === undefined || rec.position !== expect || expect >= end) {
-        why = `row ${rec.position} at ${expect}`;
+    for (let b = 0; b < batch.length; b++) {
+      const row = batch[b] as ScanRow;
+      const bytes = row[1];
+      if (row[0] !== expect || expect >= end || !(bytes instanceof Uint8Array)) {
+        why = `row ${row[0]} at ${expect}`;
         break scan;
       }
-      const computed = leafHash(bytes);
-      if (!computed.equals(rec.leafHash)) {
+      // 0x00 || entry bytes in one reused buffer: hashed from there, and read
+      // from there as Latin-1 for the structure check (a byte per character).
+      const len = bytes.length + 1;
+      if (len > leafBuf.length) leafBuf = Buffer.alloc(len);
+      leafBuf[0] = 0x00;
+      leafBuf.set(bytes, 1);
+      const hex = oneShotHash('sha256', leafBuf.subarray(0, len), 'hex');
+      if (hex !== row[2]) {
         why = `leaf hash of ${expect}`;
         break scan;
       }
-      const f = quickEntry(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'));
+      const f = quickEntry(leafBuf.toString('latin1', 1, len));
       if (!f || f.index !== expect) {
         why = `shape of ${expect}`;
         break scan;
@@ -180,11 +215,11 @@ export async function scanHalf(
         why = `prev of ${expect}`;
         break scan;
       }
-      lastHex = computed.toString('hex');
-      stack.append(computed, onNode);
+      lastHex = hex;
+      stack.append(hex, onNode);
       expect++;
       if (expect === sizes[nextSigned]) {
-        snapshots.push([expect, stack.snapshot()]);
+        snapshots.push([expect, stack.spans()]);
         nextSigned++;
       }
     }
@@ -195,7 +230,7 @@ export async function scanHalf(
   }
   if (why === undefined && !(await flushNodes())) why = 'stored node';
   if (why === undefined && expect !== end) why = `${end - expect} rows missing before ${end}`;
-  return { regular: why === undefined, ...(why !== undefined ? { why } : {}), firstPrev, lastHex, spans: stack.spans, snapshots };
+  return { regular: why === undefined, ...(why !== undefined ? { why } : {}), firstPrev, lastHex, spans: stack.spans(), snapshots };
 }
 
 /** What the worker is given. */
@@ -226,8 +261,7 @@ async function runWorker(job: HalfJob): Promise<void> {
   try {
     const store = new SqliteAuditStore(db, { readOnly: true });
     await store.init();
-    if (!store.readLeafBatches) throw new Error('store cannot read batches');
-    const r = await scanHalf(store.readLeafBatches(job.start, job.end), job.start, job.end, job.signedSizes, store);
+    const r = await scanHalf(store.readScanBatches(job.start, job.end), job.start, job.end, job.signedSizes, store);
     parentPort?.postMessage(r);
   } finally {
     db.close();
@@ -253,22 +287,22 @@ export async function joinHalves(
   if (!left.regular || !right.regular || left.firstPrev !== '') return null;
   if (n > m && right.firstPrev !== left.lastHex) return null;
   const roots = new Map<number, Uint8Array>([[0, EMPTY_ROOT]]);
-  const fromSpans = (spans: readonly Span[], onNode?: (level: number, index: number, hash: Uint8Array) => void): CompactRange => {
+  const fromSpans = (spans: readonly TextSpan[]): CompactRange => {
     const t = new CompactRange();
-    for (const s of spans) appendSpan(t, s, onNode);
+    for (const s of spans) appendSpan(t, toSpan(s));
     return t;
   };
   for (const [s, spans] of left.snapshots) roots.set(s, fromSpans(spans).root());
   const base = fromSpans(left.spans);
   for (const [s, spans] of right.snapshots) {
     const t = base.clone();
-    for (const sp of spans) appendSpan(t, sp);
+    for (const sp of spans) appendSpan(t, toSpan(sp));
     roots.set(s, t.root());
   }
   // Nodes completed only by the join straddle m: compare them too.
   const joined: { level: number; index: number; hash: Uint8Array }[] = [];
   const tree = base.clone();
-  for (const sp of right.spans) appendSpan(tree, sp, (level, index, hash) => level % NODE_STRIDE === 0 && joined.push({ level, index, hash }));
+  for (const sp of right.spans) appendSpan(tree, toSpan(sp), (level, index, hash) => level % NODE_STRIDE === 0 && joined.push({ level, index, hash }));
   if (nodes && joined.length > 0) {
     const got = await nodes.readHashes(joined.map((j) => ({ level: j.level, start: j.index, count: 1 })));
     for (let i = 0; i < joined.length; i++) {

@@ -394,7 +394,7 @@ export async function verifyStore(store: AuditStore, opts: VerifyOptions): Promi
 async function verifySplit(store: AuditStore, opts: VerifyOptions): Promise<VerifyResult | null> {
   const report = opts.onSplit ?? ((): void => undefined);
   const path = store.filePath?.() ?? null;
-  if (path === null || !store.readLeafBatches) {
+  if (path === null || !store.readScanBatches) {
     report('not a database file');
     return null;
   }
@@ -418,7 +418,7 @@ async function verifySplit(store: AuditStore, opts: VerifyOptions): Promise<Veri
     if (!stopped) report(`worker failed: ${(err as Error).message}`);
     return null;
   });
-  const left = await scanHalf(store.readLeafBatches(0, m), 0, m, sizes, opts.nodes);
+  const left = await scanHalf(store.readScanBatches(0, m), 0, m, sizes, opts.nodes);
   if (!left.regular) {
     report(`irregular: ${left.why ?? ''}`);
     stopped = true;
