@@ -109,20 +109,26 @@ export class SqliteAuditStore implements AuditStore {
         'INSERT INTO audit_entry (idx, time, actor_type, actor_id, action, target_type, target_id, source, outcome, request_id, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       insNode: db.prepare('INSERT INTO audit_node (level, idx, hash) VALUES (?, ?, ?)'),
+      // A run of hashes as one hex string (one value per run instead of an ArrayBuffer per hash).
       leafRun: this.#leafTable
-        ? db.prepare('SELECT hash AS h FROM audit_leaf WHERE idx >= ? AND idx < ? ORDER BY idx')
-        : db.prepare('SELECT leaf_hash AS h FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx'),
-      nodeRun: db.prepare('SELECT hash AS h FROM audit_node WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx'),
+        ? db.prepare("SELECT group_concat(hex(hash), '' ORDER BY idx) AS h FROM audit_leaf WHERE idx >= ? AND idx < ?")
+        : db.prepare("SELECT group_concat(hex(leaf_hash), '' ORDER BY idx) AS h FROM audit_entry WHERE idx >= ? AND idx < ?"),
+      nodeRun: db.prepare("SELECT group_concat(hex(hash), '' ORDER BY idx) AS h FROM audit_node WHERE level = ? AND idx >= ? AND idx < ?"),
       putCp: db.prepare('INSERT OR IGNORE INTO audit_checkpoint (size, root_hash, note, created_at) VALUES (?, ?, ?, ?)'),
       latestCp: db.prepare('SELECT * FROM audit_checkpoint ORDER BY size DESC LIMIT 1'),
       listCp: db.prepare('SELECT * FROM audit_checkpoint WHERE size >= ? ORDER BY size LIMIT ?'),
       entries: db.prepare('SELECT * FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
       leafRecords: db.prepare('SELECT idx, entry, leaf_hash FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
       // The entry as its stored bytes: hashed as they are, no UTF-16 string per row.
-      leafBatch: db.prepare('SELECT idx, CAST(entry AS BLOB), leaf_hash FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
+      // With audit_leaf, its copy of each leaf hash too (the verifier compares it, as it does stored nodes).
+      leafBatch: this.#leafTable
+        ? db.prepare('SELECT e.idx, CAST(e.entry AS BLOB), e.leaf_hash, l.hash FROM audit_entry e LEFT JOIN audit_leaf l ON l.idx = e.idx WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx LIMIT ?')
+        : db.prepare('SELECT idx, CAST(entry AS BLOB), leaf_hash FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
       ...(this.#leafTable ? { insLeaf: db.prepare('INSERT INTO audit_leaf (idx, hash) VALUES (?, ?)') } : {}),
       // The two-thread verifier's reader: the leaf hash as lower-case hex text (no ArrayBuffer per row).
-      scanBatch: db.prepare('SELECT idx, CAST(entry AS BLOB), lower(hex(leaf_hash)) FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
+      scanBatch: this.#leafTable
+        ? db.prepare('SELECT e.idx, CAST(e.entry AS BLOB), lower(hex(e.leaf_hash)), lower(hex(l.hash)) FROM audit_entry e LEFT JOIN audit_leaf l ON l.idx = e.idx WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx LIMIT ?')
+        : db.prepare('SELECT idx, CAST(entry AS BLOB), lower(hex(leaf_hash)) FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
       getCursor: db.prepare('SELECT next_index FROM audit_cursor WHERE name = ?'),
       setCursor: db.prepare('INSERT INTO audit_cursor (name, next_index) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET next_index = excluded.next_index'),
     };
@@ -213,8 +219,11 @@ export class SqliteAuditStore implements AuditStore {
     const leaf = this.#stmt('leafRun');
     const node = this.#stmt('nodeRun');
     return runs.map((r) => {
-      const rows = (r.level === 0 ? leaf.all(r.start, r.start + r.count) : node.all(r.level, r.start, r.start + r.count)) as Row[];
-      return rows.map((x) => x.h as Uint8Array);
+      const row = (r.level === 0 ? leaf.get(r.start, r.start + r.count) : node.get(r.level, r.start, r.start + r.count)) as Row;
+      const all = Buffer.from((row.h as string | null) ?? '', 'hex');
+      const out: Uint8Array[] = new Array<Uint8Array>(all.length / 32);
+      for (let i = 0; i < out.length; i++) out[i] = all.subarray(i * 32, i * 32 + 32);
+      return out;
     });
   }
 
@@ -262,11 +271,12 @@ export class SqliteAuditStore implements AuditStore {
     let next = start;
     const batch = 20_000;
     for (;;) {
-      const rows = st.all(next, end, batch) as unknown as [number, Uint8Array, Uint8Array][];
+      const rows = st.all(next, end, batch) as unknown as [number, Uint8Array, Uint8Array, (Uint8Array | null)?][];
       const out: LogRecord[] = new Array<LogRecord>(rows.length);
+      const copies = this.#leafTable;
       for (let i = 0; i < rows.length; i++) {
-        const r = rows[i] as [number, Uint8Array, Uint8Array];
-        out[i] = { position: r[0], entry: null, bytes: r[1], leafHash: r[2] };
+        const r = rows[i] as [number, Uint8Array, Uint8Array, (Uint8Array | null)?];
+        out[i] = copies ? { position: r[0], entry: null, bytes: r[1], leafHash: r[2], leafCopy: r[3] ?? null } : { position: r[0], entry: null, bytes: r[1], leafHash: r[2] };
       }
       if (out.length > 0) yield out;
       if (rows.length < batch) return;
@@ -274,17 +284,17 @@ export class SqliteAuditStore implements AuditStore {
     }
   }
 
-  /** Rows [index, entry bytes, hex leaf hash] in index order, 20,000 per query (verify-split.ts). */
-  async *readScanBatches(start: number, end: number): AsyncIterable<[number, Uint8Array, string][]> {
+  /** Rows [index, entry bytes, hex leaf hash, hex audit_leaf copy (null: missing)] in index order, 20,000 per query (verify-split.ts). */
+  async *readScanBatches(start: number, end: number): AsyncIterable<[number, Uint8Array, string, (string | null)?][]> {
     const st = this.#stmt('scanBatch');
     st.setReturnArrays(true);
     let next = start;
     const batch = 20_000;
     for (;;) {
-      const rows = st.all(next, end, batch) as unknown as [number, Uint8Array, string][];
+      const rows = st.all(next, end, batch) as unknown as [number, Uint8Array, string, (string | null)?][];
       if (rows.length > 0) yield rows;
       if (rows.length < batch) return;
-      next = (rows[rows.length - 1] as [number, Uint8Array, string])[0] + 1;
+      next = (rows[rows.length - 1] as [number, Uint8Array, string, (string | null)?])[0] + 1;
     }
   }
 

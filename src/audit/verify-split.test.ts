@@ -115,12 +115,13 @@ test('the worker reports an irregular half; a worker that cannot open the file f
 test('property: any single tampering of a live log gives the same findings on the two-thread path as sequentially', async () => {
   const { fx, trusted } = await liveLog(90, 13);
   const db = fx.db;
-  const ops = ['modify', 'modify_rehash', 'delete', 'swap', 'node', 'truncate', 'relink', 'none'] as const;
+  const ops = ['modify', 'modify_rehash', 'delete', 'swap', 'node', 'leaf_copy', 'truncate', 'relink', 'none'] as const;
   // Tampering is committed (the worker thread reads through its own connection) and undone from copies.
-  db.exec('CREATE TABLE bak_entry AS SELECT * FROM audit_entry; CREATE TABLE bak_node AS SELECT * FROM audit_node');
+  db.exec('CREATE TABLE bak_entry AS SELECT * FROM audit_entry; CREATE TABLE bak_node AS SELECT * FROM audit_node; CREATE TABLE bak_leaf AS SELECT * FROM audit_leaf');
   const restore = () =>
     db.exec(`BEGIN; DELETE FROM audit_entry; INSERT INTO audit_entry SELECT * FROM bak_entry;
-      DELETE FROM audit_node; INSERT INTO audit_node SELECT * FROM bak_node; COMMIT`);
+      DELETE FROM audit_node; INSERT INTO audit_node SELECT * FROM bak_node;
+      DELETE FROM audit_leaf; INSERT INTO audit_leaf SELECT * FROM bak_leaf; COMMIT`);
   try {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...ops), fc.integer({ min: 0, max: 88 }), async (op, i) => {
@@ -138,6 +139,7 @@ test('property: any single tampering of a live log gives the same findings on th
             put.run(b.entry, b.leaf_hash, i);
             put.run(a.entry, a.leaf_hash, i + 1);
           } else if (op === 'node') db.prepare('UPDATE audit_node SET hash = zeroblob(32) WHERE (level, idx) IN (SELECT level, idx FROM audit_node ORDER BY level, idx LIMIT 1 OFFSET ?)').run(i % 5);
+          else if (op === 'leaf_copy') db.prepare('UPDATE audit_leaf SET hash = zeroblob(32) WHERE idx = ?').run(i);
           else if (op === 'truncate') db.prepare('DELETE FROM audit_entry WHERE idx > ?').run(i);
           else if (op === 'relink') db.prepare(`UPDATE audit_entry SET entry = replace(entry, '"prev":"', '"prev":"0') WHERE idx = ?`).run(i + 1);
           db.exec('COMMIT');

@@ -4,7 +4,8 @@
 // the main thread scans [0, m). Each half is checked for *regularity*: every
 // row sits at the index it claims, is in the exact canonical shape the log
 // writes (quickEntry), hashes to its stored leaf hash, links (`prev`) to the
-// entry before it, and every stored interior node it completes matches. The
+// entry before it, its audit_leaf copy and every stored interior node it
+// completes match. The
 // halves are joined by checking the `prev` link across m and appending the
 // worker's aligned subtrees (every subtree of a range decomposition is
 // aligned, so it joins a compact range like a leaf of its level); signed
@@ -130,8 +131,8 @@ export function appendSpan(tree: CompactRange, span: Span, onNode?: (level: numb
 
 const toSpan = (s: TextSpan): Span => ({ level: s.level, start: s.start, hash: textToBytes(s.hash) });
 
-/** Rows as the scan reads them: [index, entry bytes, hex leaf hash] (see SqliteAuditStore.readScanBatches). */
-export type ScanRow = [number, Uint8Array, string];
+/** Rows as the scan reads them: [index, entry bytes, hex leaf hash, hex audit_leaf copy?] (see SqliteAuditStore.readScanBatches). */
+export type ScanRow = [number, Uint8Array, string, (string | null)?];
 
 let leafBuf = Buffer.alloc(64 * 1024);
 
@@ -201,7 +202,7 @@ export async function scanHalf(
       leafBuf[0] = 0x00;
       leafBuf.set(bytes, 1);
       const hex = oneShotHash('sha256', leafBuf.subarray(0, len), 'hex');
-      if (hex !== row[2]) {
+      if (hex !== row[2] || (row.length > 3 && row[3] !== hex)) {
         why = `leaf hash of ${expect}`;
         break scan;
       }

@@ -185,6 +185,14 @@ test('tampering with the live database is detected and named', async () => {
     assert.deepEqual(r.findings, [{ kind: 'node_mismatch', level: 4, index: 1 }]);
     db.exec('ROLLBACK');
 
+    // The compact copy of the leaf hashes that proofs read is checked too.
+    db.exec('BEGIN');
+    db.prepare('UPDATE audit_leaf SET hash = zeroblob(32) WHERE idx = 5').run();
+    db.prepare('DELETE FROM audit_leaf WHERE idx = 30').run();
+    r = await run();
+    assert.deepEqual(r.findings, [{ kind: 'node_mismatch', level: 0, index: 5 }, { kind: 'node_mismatch', level: 0, index: 30 }]);
+    db.exec('ROLLBACK');
+
     db.exec('BEGIN');
     db.prepare(`UPDATE audit_checkpoint SET note = replace(note, char(10) || '40' || char(10), char(10) || '41' || char(10))`).run();
     r = await run();

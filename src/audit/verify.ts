@@ -13,7 +13,8 @@
 //   checkpoint_mismatch  the recomputed root at a signed size differs from the
 //               signed root (catches a consistent rewrite of everything)
 //   bad_checkpoint       a stored checkpoint whose signature does not verify
-//   node_mismatch        a stored interior hash differs from the recomputed one
+//   node_mismatch        a stored interior hash (or, level 0, the audit_leaf copy of a
+//               leaf hash) differs from the recomputed one
 //
 // Memory is O(n / 8) bytes (a bitmap of seen indices) plus a bounded window.
 
@@ -260,6 +261,7 @@ export async function verifyRecords(records: RecordSource, opts: VerifyOptions):
       const text = bytes !== undefined ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1') : rec.entry;
       const computed = bytes !== undefined ? hashEntryBytes(bytes) : text === null ? EMPTY_LEAF : hashEntryText(text);
       tree.append(computed, onNode);
+      if (rec.leafCopy !== undefined && (rec.leafCopy === null || !hashEqual(computed, rec.leafCopy))) add({ kind: 'node_mismatch', level: 0, index: rec.position });
       count++;
       if (count === sizes[nextSigned]) {
         checkRoot(count, tree.root());
