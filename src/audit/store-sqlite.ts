@@ -61,6 +61,14 @@ CREATE TABLE IF NOT EXISTS audit_cursor (
 );
 `;
 
+/**
+ * Tables only the SQLite store has, derived from the others: audit_leaf (a copy
+ * of audit_entry.leaf_hash for proofs; PostgreSQL reads those from
+ * audit_entry) and audit_meta (this store's migration progress). `rampart db
+ * copy` leaves them behind.
+ */
+export const SQLITE_ONLY_AUDIT_TABLES: readonly string[] = ['audit_leaf', 'audit_meta'];
+
 /** Rows copied per transaction when an existing log's audit_leaf is backfilled. */
 const BACKFILL_CHUNK = 100_000;
 

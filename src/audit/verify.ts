@@ -420,7 +420,14 @@ async function verifySplit(store: AuditStore, opts: VerifyOptions): Promise<Veri
     if (!stopped) report(`worker failed: ${(err as Error).message}`);
     return null;
   });
-  const left = await scanHalf(store.readScanBatches(0, m), 0, m, sizes, opts.nodes);
+  let left: Awaited<ReturnType<typeof scanHalf>>;
+  try {
+    left = await scanHalf(store.readScanBatches(0, m), 0, m, sizes, opts.nodes);
+  } catch (err) {
+    stopped = true;
+    await worker.stop();
+    throw err;
+  }
   if (!left.regular) {
     report(`irregular: ${left.why ?? ''}`);
     stopped = true;
