@@ -135,8 +135,8 @@ export class SqliteAuditStore implements AuditStore {
       ...(this.#leafTable ? { insLeaf: db.prepare('INSERT INTO audit_leaf (idx, hash) VALUES (?, ?)') } : {}),
       // The two-thread verifier's reader: the leaf hash as lower-case hex text (no ArrayBuffer per row).
       scanBatch: this.#leafTable
-        ? db.prepare('SELECT e.idx, CAST(e.entry AS BLOB), lower(hex(e.leaf_hash)), lower(hex(l.hash)) FROM audit_entry e LEFT JOIN audit_leaf l ON l.idx = e.idx WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx LIMIT ?')
-        : db.prepare('SELECT idx, CAST(entry AS BLOB), lower(hex(leaf_hash)) FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
+        ? db.prepare('SELECT e.idx, e.entry, lower(hex(e.leaf_hash)), lower(hex(l.hash)) FROM audit_entry e LEFT JOIN audit_leaf l ON l.idx = e.idx WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx LIMIT ?')
+        : db.prepare('SELECT idx, entry, lower(hex(leaf_hash)) FROM audit_entry WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
       getCursor: db.prepare('SELECT next_index FROM audit_cursor WHERE name = ?'),
       setCursor: db.prepare('INSERT INTO audit_cursor (name, next_index) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET next_index = excluded.next_index'),
     };
@@ -292,17 +292,17 @@ export class SqliteAuditStore implements AuditStore {
     }
   }
 
-  /** Rows [index, entry bytes, hex leaf hash, hex audit_leaf copy (null: missing)] in index order, 20,000 per query (verify-split.ts). */
-  async *readScanBatches(start: number, end: number): AsyncIterable<[number, Uint8Array, string, (string | null)?][]> {
+  /** Rows [index, entry text (bytes if stored as a BLOB), hex leaf hash, hex audit_leaf copy (null: missing)] in index order, 20,000 per query (verify-split.ts). */
+  async *readScanBatches(start: number, end: number): AsyncIterable<[number, string | Uint8Array, string, (string | null)?][]> {
     const st = this.#stmt('scanBatch');
     st.setReturnArrays(true);
     let next = start;
     const batch = 20_000;
     for (;;) {
-      const rows = st.all(next, end, batch) as unknown as [number, Uint8Array, string, (string | null)?][];
+      const rows = st.all(next, end, batch) as unknown as [number, string | Uint8Array, string, (string | null)?][];
       if (rows.length > 0) yield rows;
       if (rows.length < batch) return;
-      next = (rows[rows.length - 1] as [number, Uint8Array, string, (string | null)?])[0] + 1;
+      next = (rows[rows.length - 1] as [number, string | Uint8Array, string, (string | null)?])[0] + 1;
     }
   }
 

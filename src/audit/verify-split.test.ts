@@ -160,3 +160,29 @@ test('property: any single tampering of a live log gives the same findings on th
     await fx.cleanup();
   }
 });
+
+test('entries read as text: bytes that only decode to the signed text (invalid UTF-8 → U+FFFD) are left to the byte-exact verifier', async () => {
+  const fx = await sqliteStore();
+  try {
+    const log = await AuditLog.open({ store: fx.store, origin: ORIGIN, signer, checkpointIntervalMs: 3_600_000 });
+    for (let i = 0; i < 80; i++) await log.record(i === 60 ? { ...ev(i), details: { i, r: 'a\uFFFDb' } } : ev(i));
+    const trusted = (await log.checkpoint())!.note;
+    await log.close();
+    // A genuine U+FFFD: not taken by the text scan, verified clean by the sequential path.
+    let r = await both(fx.store, trusted);
+    assert.match(r.outcome, /irregular: row 60/);
+    assert.equal(r.result.ok, true);
+    // Its UTF-8 (EF BF BD) replaced by one invalid byte: the text is unchanged, the bytes are not.
+    fx.db.exec(`UPDATE audit_entry SET entry = CAST(replace(CAST(entry AS BLOB), x'efbfbd', x'ff') AS TEXT) WHERE idx = 60`);
+    assert.equal((fx.db.prepare('SELECT entry FROM audit_entry WHERE idx = 60').get() as { entry: string }).entry.includes('a\uFFFDb'), true);
+    r = await both(fx.store, trusted);
+    assert.doesNotMatch(r.outcome, /two threads/);
+    assert.ok(r.result.findings.some((f) => f.kind === 'modified' && f.index === 60 && f.reason === 'leaf_hash'), JSON.stringify(r.result.findings));
+    // An entry stored as a BLOB value is left to the sequential path too.
+    fx.db.exec(`UPDATE audit_entry SET entry = CAST(entry AS BLOB) WHERE idx = 50`);
+    r = await both(fx.store, trusted);
+    assert.match(r.outcome, /irregular: row 50/);
+  } finally {
+    await fx.cleanup();
+  }
+});

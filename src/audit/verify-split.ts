@@ -131,10 +131,8 @@ export function appendSpan(tree: CompactRange, span: Span, onNode?: (level: numb
 
 const toSpan = (s: TextSpan): Span => ({ level: s.level, start: s.start, hash: textToBytes(s.hash) });
 
-/** Rows as the scan reads them: [index, entry bytes, hex leaf hash, hex audit_leaf copy?] (see SqliteAuditStore.readScanBatches). */
-export type ScanRow = [number, Uint8Array, string, (string | null)?];
-
-let leafBuf = Buffer.alloc(64 * 1024);
+/** Rows as the scan reads them: [index, entry text, hex leaf hash, hex audit_leaf copy?] (see SqliteAuditStore.readScanBatches). */
+export type ScanRow = [number, string | Uint8Array, string, (string | null)?];
 
 /** Check [start, end) for regularity, building its subtrees; stops at the first irregularity. */
 export async function scanHalf(
@@ -190,23 +188,22 @@ export async function scanHalf(
   scan: for await (const batch of batches) {
     for (let b = 0; b < batch.length; b++) {
       const row = batch[b] as ScanRow;
-      const bytes = row[1];
-      if (row[0] !== expect || expect >= end || !(bytes instanceof Uint8Array)) {
+      const text = row[1];
+      // The entry as text, not bytes (no ArrayBuffer per row). The stored
+      // bytes were decoded as UTF-8 with invalid sequences replaced by
+      // U+FFFD: without one in the text the decoding was exact, so the text
+      // encodes back to the stored bytes, which is what is hashed. With one
+      // (or a BLOB value) the row is left to the byte-exact sequential path.
+      if (row[0] !== expect || expect >= end || typeof text !== 'string' || text.includes('\uFFFD')) {
         why = `row ${row[0]} at ${expect}`;
         break scan;
       }
-      // 0x00 || entry bytes in one reused buffer: hashed from there, and read
-      // from there as Latin-1 for the structure check (a byte per character).
-      const len = bytes.length + 1;
-      if (len > leafBuf.length) leafBuf = Buffer.alloc(len);
-      leafBuf[0] = 0x00;
-      leafBuf.set(bytes, 1);
-      const hex = oneShotHash('sha256', leafBuf.subarray(0, len), 'hex');
+      const hex = oneShotHash('sha256', '\u0000' + text, 'hex');
       if (hex !== row[2] || (row.length > 3 && row[3] !== hex)) {
         why = `leaf hash of ${expect}`;
         break scan;
       }
-      const f = quickEntry(leafBuf.toString('latin1', 1, len));
+      const f = quickEntry(text);
       if (!f || f.index !== expect) {
         why = `shape of ${expect}`;
         break scan;
