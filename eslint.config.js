@@ -49,4 +49,18 @@ export default tseslint.config(
       }],
     },
   },
+  {
+    // The one worker thread: audit verification scans half the log on the
+    // second core. It starts from its own module file (never `eval: true`).
+    files: ['src/audit/verify-split.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: childProcess.paths.filter((p) => !p.name.includes('worker_threads')),
+      }],
+      'no-restricted-syntax': [...noDynamicCode['no-restricted-syntax'],
+        { selector: "NewExpression[callee.name='Worker'] Property[key.name='eval']", message: 'Workers start from a module file only.' },
+        { selector: "NewExpression[callee.name='Worker'] > :first-child:not(NewExpression[callee.name='URL'])", message: 'Workers start from a module file URL only.' },
+      ],
+    },
+  },
 );

@@ -25,6 +25,12 @@ export interface LogRecord {
    * the leaf hash is computed over them and `entry` may then be null.
    */
   bytes?: Uint8Array;
+  /**
+   * The store's second copy of the leaf hash (SQLite audit_leaf, read by
+   * proofs), null when that row is missing; compared with the recomputed hash
+   * like a stored interior node (finding node_mismatch at level 0).
+   */
+  leafCopy?: Uint8Array | null;
 }
 
 export interface ExportOptions {

@@ -114,7 +114,8 @@ test('sqlite: refuses to extend a log that no longer matches its last checkpoint
     const log = await AuditLog.open({ store: fx.store, origin: ORIGIN, signer });
     for (let i = 0; i < 20; i++) await log.record(ev(i));
     await log.close();
-    fx.db.prepare('UPDATE audit_entry SET leaf_hash = ? WHERE idx = 17').run(Buffer.alloc(32, 1));
+    // The tree is read from audit_leaf and audit_node (audit_entry.leaf_hash is checked by the verifier against the entry).
+    fx.db.prepare('UPDATE audit_leaf SET hash = ? WHERE idx = 17').run(Buffer.alloc(32, 1));
     await assert.rejects(AuditLog.open({ store: fx.store, origin: ORIGIN, signer }), /does not match its last checkpoint/);
     fx.db.prepare('DELETE FROM audit_entry WHERE idx >= 10').run();
     await assert.rejects(AuditLog.open({ store: fx.store, origin: ORIGIN, signer }), /shorter than its last checkpoint/);

@@ -88,6 +88,10 @@ export interface AuditStore extends HashReader {
   readLeafRecords?(start: number, end?: number): AsyncIterable<{ index: number; entry: string; leafHash: Uint8Array }>;
   /** Faster still: the same in arrays of many records (position = stored index), in index order. */
   readLeafBatches?(start: number, end?: number): AsyncIterable<LogRecord[]>;
+  /** The database file, for a verification worker thread to open read-only (SQLite); null for in-memory. */
+  filePath?(): string | null;
+  /** Rows [index, entry text, lower-case hex leaf hash, hex copy?] in index order (the two-thread verifier's reader). */
+  readScanBatches?(start: number, end: number): AsyncIterable<[number, string | Uint8Array, string, (string | null)?][]>;
   search(q: AuditQuery): Promise<StoredEntry[]>;
   /** Next index a named forwarder must deliver (0 if never set). */
   getCursor(name: string): Promise<number>;

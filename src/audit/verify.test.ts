@@ -151,7 +151,14 @@ test('tampering with the export is detected and named', async () => {
 test('tampering with the live database is detected and named', async () => {
   const f = await fixture(40);
   const db = f.fx.db;
-  const run = () => verifyLog(f.fx.store, f.trusted, key.verifierKey);
+  // Both paths: forced onto two threads (falls back to the sequential verifier on
+  // any irregularity) and sequential; their answers must be identical.
+  const run = async () => {
+    const split = await verifyLog(f.fx.store, f.trusted, key.verifierKey, { splitMin: 1 });
+    const seq = await verifyLog(f.fx.store, f.trusted, key.verifierKey, { split: false });
+    assert.deepEqual(split, seq);
+    return split;
+  };
   try {
     db.exec('BEGIN');
     db.prepare(`UPDATE audit_entry SET entry = replace(entry, '"denied"', '"success"') WHERE idx = 8`).run();
@@ -176,6 +183,14 @@ test('tampering with the live database is detected and named', async () => {
     db.prepare('UPDATE audit_node SET hash = zeroblob(32) WHERE level = 4 AND idx = 1').run();
     r = await run();
     assert.deepEqual(r.findings, [{ kind: 'node_mismatch', level: 4, index: 1 }]);
+    db.exec('ROLLBACK');
+
+    // The compact copy of the leaf hashes that proofs read is checked too.
+    db.exec('BEGIN');
+    db.prepare('UPDATE audit_leaf SET hash = zeroblob(32) WHERE idx = 5').run();
+    db.prepare('DELETE FROM audit_leaf WHERE idx = 30').run();
+    r = await run();
+    assert.deepEqual(r.findings, [{ kind: 'node_mismatch', level: 0, index: 5 }, { kind: 'node_mismatch', level: 0, index: 30 }]);
     db.exec('ROLLBACK');
 
     db.exec('BEGIN');

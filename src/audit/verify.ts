@@ -13,7 +13,8 @@
 //   checkpoint_mismatch  the recomputed root at a signed size differs from the
 //               signed root (catches a consistent rewrite of everything)
 //   bad_checkpoint       a stored checkpoint whose signature does not verify
-//   node_mismatch        a stored interior hash differs from the recomputed one
+//   node_mismatch        a stored interior hash (or, level 0, the audit_leaf copy of a
+//               leaf hash) differs from the recomputed one
 //
 // Memory is O(n / 8) bytes (a bitmap of seen indices) plus a bounded window.
 
@@ -23,6 +24,7 @@ import { CompactRange, EMPTY_ROOT, hashEqual, hashLeaf } from './merkle.ts';
 import { NoteError, openCheckpoint, parseVerifierKey } from './note.ts';
 import { NODE_STRIDE } from './store.ts';
 import { fileLines, readJsonlRecords } from './export.ts';
+import { joinHalves, scanHalf, scanHalfInWorker } from './verify-split.ts';
 import type { LogRecord } from './export.ts';
 import type { Checkpoint, NoteVerifier } from './note.ts';
 import type { AuditStore } from './store.ts';
@@ -66,8 +68,17 @@ export interface VerifyOptions {
   /** Stored interior hashes to compare with the recomputed tree (live verification). */
   nodes?: HashReader;
   maxFindings?: number;
-  /** Called every 2^20 entries. */
+  /** Called every 2^20 entries (sequential verification only). */
   onProgress?: (entries: number) => void;
+  /**
+   * Live SQLite logs of at least `splitMin` entries (default 262,144) are
+   * verified on two threads when they are clean (verify-split.ts); false
+   * forces the sequential verifier. Findings are the same either way.
+   */
+  split?: boolean;
+  splitMin?: number;
+  /** Told whether the two-thread path was taken ('two threads') or why not (then the sequential verifier runs). */
+  onSplit?: (outcome: string) => void;
 }
 
 const WINDOW = 8192;
@@ -131,7 +142,19 @@ export function hashEntryBytes(bytes: Uint8Array): Buffer {
   return oneShotHash('sha256', leafBuf.subarray(0, bytes.length + 1), 'buffer');
 }
 
-export async function verifyRecords(records: RecordSource, opts: VerifyOptions): Promise<VerifyResult> {
+interface SignedSetup {
+  findings: Finding[];
+  add: (f: Finding) => void;
+  capped: () => boolean;
+  /** Signed size -> checkpoint and where it came from (trusted first, then stored, in order). */
+  signed: Map<number, { cp: Checkpoint; source: 'trusted' | 'stored' }>;
+  checkedSizes: number[];
+  /** Record that the tree has `size` entries with this root (a finding if a signed root differs). */
+  checkRoot: (size: number, root: Uint8Array) => void;
+}
+
+/** The trusted checkpoint, the further signed ones (bad signatures are findings) and the root check. */
+function signedSetup(opts: VerifyOptions): SignedSetup {
   const verifier = typeof opts.verifierKey === 'string' ? parseVerifierKey(opts.verifierKey) : opts.verifierKey;
   const trusted = openCheckpoint(opts.trustedCheckpoint, verifier, opts.origin);
   const origin = opts.origin ?? trusted.origin;
@@ -165,6 +188,12 @@ export async function verifyRecords(records: RecordSource, opts: VerifyOptions):
     checkedSizes.push(size);
     if (!hashEqual(root, s.cp.rootHash)) add({ kind: 'checkpoint_mismatch', size, source: s.source });
   };
+  return { findings, add, capped: () => capped, signed, checkedSizes, checkRoot };
+}
+
+export async function verifyRecords(records: RecordSource, opts: VerifyOptions): Promise<VerifyResult> {
+  const maxFindings = opts.maxFindings ?? 10_000;
+  const { findings, add, capped, signed, checkedSizes, checkRoot } = signedSetup(opts);
   checkRoot(0, EMPTY_ROOT);
   // Sorted signed sizes, so the loop tests one number per record instead of a map lookup.
   const sizes = [...signed.keys()].filter((n) => n > 0).sort((a, b) => a - b);
@@ -232,6 +261,7 @@ export async function verifyRecords(records: RecordSource, opts: VerifyOptions):
       const text = bytes !== undefined ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1') : rec.entry;
       const computed = bytes !== undefined ? hashEntryBytes(bytes) : text === null ? EMPTY_LEAF : hashEntryText(text);
       tree.append(computed, onNode);
+      if (rec.leafCopy !== undefined && (rec.leafCopy === null || !hashEqual(computed, rec.leafCopy))) add({ kind: 'node_mismatch', level: 0, index: rec.position });
       count++;
       if (count === sizes[nextSigned]) {
         checkRoot(count, tree.root());
@@ -312,7 +342,7 @@ export async function verifyRecords(records: RecordSource, opts: VerifyOptions):
     findings,
     checkedSizes,
     unsigned: Math.max(0, count - Math.max(...checkedSizes, 0)),
-    truncatedFindings: capped,
+    truncatedFindings: capped(),
   };
 }
 
@@ -342,6 +372,11 @@ export async function verifyExportFile(path: string, opts: VerifyOptions): Promi
 /** Verify the live log in a store: entries, stored interior nodes and stored checkpoints. */
 export async function verifyStore(store: AuditStore, opts: VerifyOptions): Promise<VerifyResult> {
   const stored = (await store.listCheckpoints()).map((c) => c.note);
+  const all: VerifyOptions = { nodes: store, ...opts, checkpoints: [...(opts.checkpoints ?? []), ...stored] };
+  if (opts.split !== false) {
+    const fast = await verifySplit(store, all);
+    if (fast) return fast;
+  }
   async function* records(): AsyncIterable<LogRecord | LogRecord[]> {
     if (store.readLeafBatches) {
       yield* store.readLeafBatches(0);
@@ -350,7 +385,82 @@ export async function verifyStore(store: AuditStore, opts: VerifyOptions): Promi
     const src = store.readLeafRecords ? store.readLeafRecords(0) : store.readEntries(0);
     for await (const e of src) yield { position: e.index, leafHash: e.leafHash, entry: e.entry };
   }
-  return verifyRecords(records() as RecordSource, { nodes: store, ...opts, checkpoints: [...(opts.checkpoints ?? []), ...stored] });
+  return verifyRecords(records() as RecordSource, all);
+}
+
+/**
+ * The two-thread path for a clean live SQLite log (see verify-split.ts), or
+ * null when it does not apply or the log is not clean: the caller then runs
+ * the sequential verifier, which names the findings.
+ */
+async function verifySplit(store: AuditStore, opts: VerifyOptions): Promise<VerifyResult | null> {
+  const report = opts.onSplit ?? ((): void => undefined);
+  const path = store.filePath?.() ?? null;
+  if (path === null || !store.readScanBatches) {
+    report('not a database file');
+    return null;
+  }
+  const setup = signedSetup(opts); // throws on an untrusted checkpoint, as the sequential path does
+  const n = await store.size();
+  const m = Math.floor(n / 2);
+  if (n < Math.max(2, opts.splitMin ?? 262_144)) {
+    report('small log');
+    return null;
+  }
+  const sizes = [...setup.signed.keys()].filter((s) => s > 0 && s <= n);
+  let worker: ReturnType<typeof scanHalfInWorker>;
+  try {
+    worker = scanHalfInWorker(path, m, n, sizes);
+  } catch (err) {
+    report(`no worker thread: ${(err as Error).message}`); // e.g. --permission without --allow-worker
+    return null;
+  }
+  let stopped = false;
+  const right = worker.result.catch((err: unknown) => {
+    if (!stopped) report(`worker failed: ${(err as Error).message}`);
+    return null;
+  });
+  let left: Awaited<ReturnType<typeof scanHalf>>;
+  try {
+    left = await scanHalf(store.readScanBatches(0, m), 0, m, sizes, opts.nodes);
+  } catch (err) {
+    stopped = true;
+    await worker.stop();
+    throw err;
+  }
+  if (!left.regular) {
+    report(`irregular: ${left.why ?? ''}`);
+    stopped = true;
+    await worker.stop();
+    return null;
+  }
+  const r = await right;
+  if (!r) return null;
+  if (!r.regular) {
+    report(`irregular: ${r.why ?? ''}`);
+    return null;
+  }
+  const joined = await joinHalves(left, r, m, n, opts.nodes);
+  if (!joined) {
+    report('halves do not join');
+    return null;
+  }
+  report('two threads');
+  // The checkpoint findings the sequential verifier makes of a clean log, in its order.
+  setup.checkRoot(0, EMPTY_ROOT);
+  for (const s of [...sizes].sort((a, b) => a - b)) setup.checkRoot(s, joined.roots.get(s) as Uint8Array);
+  let expected = 0;
+  for (const s of setup.signed.keys()) expected = Math.max(expected, s);
+  if (n < expected) setup.add({ kind: 'truncated', size: n, expected });
+  return {
+    ok: setup.findings.length === 0,
+    size: n,
+    root: joined.root,
+    findings: setup.findings,
+    checkedSizes: setup.checkedSizes,
+    unsigned: Math.max(0, n - Math.max(...setup.checkedSizes, 0)),
+    truncatedFindings: setup.capped(),
+  };
 }
 
 /**

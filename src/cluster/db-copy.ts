@@ -9,7 +9,8 @@
 //    can start on the source meanwhile.
 // 2. Runs every migration on the target (storage, registered modules, audit
 //    tables), then discovers the tables to copy from the source's
-//    sqlite_master (not a list of today's tables) and checks that each exists
+//    sqlite_master (not a list of today's tables; the audit file's
+//    SQLite-only derived tables, SQLITE_ONLY_AUDIT_TABLES, stay behind) and checks that each exists
 //    on the target with every source column, and that the target has applied
 //    every migration the source has.
 // 3. Refuses a non-empty target unless forceEmptyTarget (then TRUNCATEs the
@@ -27,6 +28,7 @@ import { existsSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import { PgAuditStore } from '../audit/store-pg.ts';
+import { SQLITE_ONLY_AUDIT_TABLES } from '../audit/store-sqlite.ts';
 import { hashEqual, treeRoot } from '../audit/merkle.ts';
 import { verifyLog } from '../audit/verify.ts';
 import { openPostgresStorage } from '../storage/open.ts';
@@ -94,7 +96,8 @@ function openSource(file: string, which: string): DatabaseSync {
 
 function sourceTables(db: DatabaseSync, file: 'main' | 'audit'): SourceTable[] {
   const names = (db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite\\_%' escape '\\' order by name").all() as { name: string }[])
-    .map((r) => r.name);
+    .map((r) => r.name)
+    .filter((name) => file !== 'audit' || !SQLITE_ONLY_AUDIT_TABLES.includes(name));
   return names.map((name) => {
     const info = db.prepare(`pragma table_info(${q(name)})`).all() as { name: string; pk: number }[];
     const pk = info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
