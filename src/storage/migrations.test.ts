@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { openSqliteStorage } from './open.ts';
-import { columnTypes, strict } from './migrations.ts';
+import { columnTypes, storageMigrations, strict } from './migrations.ts';
 
 test('migrate is idempotent and other modules migrate their own tables separately', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rampart-migrate-'));
@@ -31,7 +31,7 @@ test('migrate is idempotent and other modules migrate their own tables separatel
       assert.ok(tables.includes(name), name);
     }
     const applied = await sql<{ name: string }>`select name from rampart_storage_migration`.execute(a.db);
-    assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_command_progress_idx']);
+    assert.deepEqual(applied.rows.map((r) => r.name), Object.keys(storageMigrations('sqlite')).sort());
     await assert.rejects(a.migrateModule('Bad-Name', mod), /invalid migration table name/);
     // STRICT tables reject wrongly typed values.
     await assert.rejects(sql`insert into settings (key, value, updated_at) values ('k', x'00', 'now')`.execute(a.db));

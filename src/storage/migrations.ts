@@ -46,7 +46,7 @@ function inList(values: string[]): ReturnType<typeof sql> {
   return sql.join(values.map((v) => sql.lit(v)));
 }
 
-function storageMigrations(backend: StorageBackend): Record<string, Migration> {
+export function storageMigrations(backend: StorageBackend): Record<string, Migration> {
   const t = columnTypes(backend);
   return {
     '0001_initial': {
