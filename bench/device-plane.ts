@@ -6,6 +6,7 @@
 //
 //   ./node_modules/.bin/node bench/device-plane.ts [--devices 100000] [--requests 2000] [--skip-fleet] [--fleet-no-wake]
 // --fleet-no-wake: devices count their push but do not connect (measures queue + push alone).
+// BENCH_LEVELS=16,64 runs only those connection counts; BENCH_DEBUG=1 prints CPU per process (core, gateway).
 //
 // Server CPU is read from /proc/<pid>/stat of the core and gateway processes
 // only (this process, the client, is not counted); RSS from /proc/<pid>/status.
@@ -35,7 +36,7 @@ const { values: args } = parseArgs({
 const K = Number(args.devices);
 const REQUESTS = Number(args.requests);
 const TOPIC = 'com.apple.mgmt.External.rampart-development';
-const LEVELS = [1, 4, 16, 64];
+const LEVELS = process.env.BENCH_LEVELS ? process.env.BENCH_LEVELS.split(',').map(Number) : [1, 4, 16, 64];
 const TICK_MS = 10; // USER_HZ = 100 on Linux
 
 function pids(server: ServerProcess): number[] {
