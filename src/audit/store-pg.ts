@@ -74,6 +74,8 @@ export class PgAuditStore implements AuditStore {
       for (const col of ['time', 'actor_id', 'action', 'target_id', 'source']) {
         await c.query(`CREATE INDEX IF NOT EXISTS audit_entry_${col} ON ${s}.audit_entry (${col})`);
       }
+      // The result lookup (actor, action, target): one seek even when a fleet-wide command is the target of every entry.
+      await c.query(`CREATE INDEX IF NOT EXISTS audit_entry_actor_action_target ON ${s}.audit_entry (actor_id, action, target_id)`);
       await c.query(`CREATE TABLE IF NOT EXISTS ${s}.audit_node (
         level SMALLINT NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL, PRIMARY KEY (level, idx))`);
       await c.query(`CREATE TABLE IF NOT EXISTS ${s}.audit_checkpoint (

@@ -88,3 +88,14 @@ test('sqlite store: a log written before audit_leaf is backfilled on init (resum
     await fx.cleanup();
   }
 });
+
+test('sqlite store: the result lookup (actor, action, target) is one index seek, not a walk of every entry of the target', async () => {
+  const fx = await sqliteStore();
+  try {
+    const plan = (fx.db.prepare('EXPLAIN QUERY PLAN SELECT * FROM audit_entry WHERE actor_id = ? AND action = ? AND target_id = ? ORDER BY idx LIMIT ?')
+      .all('device-1', 'command.result', 'fleet-command', 1) as { detail: string }[]).map((r) => r.detail).join(' | ');
+    assert.match(plan, /USING INDEX audit_entry_actor_action_target \(actor_id=\? AND action=\? AND target_id=\?\)/, plan);
+  } finally {
+    await fx.cleanup();
+  }
+});

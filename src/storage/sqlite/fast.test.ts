@@ -95,6 +95,18 @@ describe('sqlite fast path', () => {
     assert.equal((await pending)?.command.uuid, 'g1');
   });
 
+  it('the last-seen stamp joins the commit group; other patches and unknown devices behave as before', async () => {
+    const t1 = '2026-11-22T11:00:00.000Z';
+    assert.equal(await o.storage.devices.update('dev-a', { lastSeenAt: t1 }, t1), true);
+    const d = await o.storage.devices.get('dev-a');
+    assert.equal(d?.lastSeenAt, t1);
+    assert.equal(d?.updatedAt, t1);
+    assert.equal(await o.storage.devices.update('nobody', { lastSeenAt: t1 }, t1), false);
+    await assert.rejects(o.storage.devices.update('dev-a', { lastSeenAt: 'yesterday' }, t1), /invalid/);
+    assert.equal(await o.storage.devices.update('dev-a', { lastSeenAt: t1, osVersion: '18.2' }, t1), true);
+    assert.equal((await o.storage.devices.get('dev-a'))?.osVersion, '18.2');
+  });
+
   it('a failing statement inside the fast transaction rolls it back and leaves the connection usable', async () => {
     await o.storage.queue.enqueue({ uuid: 'c9', requestType: 'DeviceLock', payload: payload('c9'), createdBy: 't' }, ['dev-a'], T0);
     // A trigger refuses the acknowledgement of c9 while the fast path's UPDATE runs.

@@ -52,6 +52,7 @@ export function createSqliteFastPath(raw: DatabaseSync, group: CommitGroup): Fas
     recordFinal: `update command_queue set status = ?, result_at = ?, result_raw = ?, result_json = ?, error_json = ?, updated_at = ?
       where device_id = ? and command_uuid = ? and deliveries > 0 and status in ('pending', 'not_now', 'cancelled')`,
     existing: 'select status, deliveries from command_queue where device_id = ? and command_uuid = ?',
+    touch: 'update devices set last_seen_at = ?, updated_at = ? where id = ?',
   };
 
   // Free for us: no transaction, or only our own commit group's.
@@ -84,6 +85,7 @@ export function createSqliteFastPath(raw: DatabaseSync, group: CommitGroup): Fas
     entry: (id, uuid) => st(SQL.entry).get(id, uuid) as FastRow | undefined,
     hasOpen: (id, skipNotNow) => st(skipNotNow ? SQL.peekPending : SQL.peekOpen).get(id) !== undefined,
     next: (id, skipNotNow, t) => group.run(() => nextIn(id, skipNotNow, t)),
+    touchLastSeen: (id, lastSeenAt, t) => group.run(() => Number(st(SQL.touch).run(lastSeenAt, t, id).changes) > 0),
     recordResultAndNext: (i, skipNotNow) => group.run(() => {
       const outcome = recordIn(i);
       return { outcome, next: nextIn(i.id, skipNotNow, i.t) };
