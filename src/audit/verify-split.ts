@@ -24,6 +24,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { quickEntry } from './entry.ts';
 import { CompactRange, EMPTY_ROOT, hashChildren, hashEqual } from './merkle.ts';
 import { NODE_STRIDE } from './store.ts';
+import { StoredNodeRuns } from './node-runs.ts';
 import type { HashReader } from './merkle.ts';
 
 /** An aligned complete subtree: 2^level leaves from `start`. */
@@ -152,38 +153,16 @@ export async function scanHalf(
   let why: string | undefined;
 
   // Stored interior nodes completed inside the range, compared in per-level runs.
-  let pending: { level: number; start: number; hashes: HashText[] }[] = [];
-  const lastRun = new Map<number, { level: number; start: number; hashes: HashText[] }>();
-  let pendingCount = 0;
+  const runs = new StoredNodeRuns<HashText>();
   const flushNodes = async (): Promise<boolean> => {
-    if (!nodes || pendingCount === 0) return true;
-    const got = await nodes.readHashes(pending.map((r) => ({ level: r.level, start: r.start, count: r.hashes.length })));
+    if (!nodes) return true;
     let ok = true;
-    pending.forEach((run, i) => {
-      const have = got[i] ?? [];
-      for (let k = 0; k < run.hashes.length; k++) {
-        const h = have[k];
-        if (!h || !hashEqual(h, textToBytes(run.hashes[k] as HashText))) ok = false;
-      }
+    await runs.compare(nodes, (stored, computed) => hashEqual(stored, textToBytes(computed)), () => {
+      ok = false;
     });
-    pending = [];
-    lastRun.clear();
-    pendingCount = 0;
     return ok;
   };
-  const onNode = nodes
-    ? (level: number, index: number, hash: HashText): void => {
-        if (level % NODE_STRIDE !== 0) return;
-        const r = lastRun.get(level);
-        if (r && r.start + r.hashes.length === index) r.hashes.push(hash);
-        else {
-          const run = { level, start: index, hashes: [hash] };
-          pending.push(run);
-          lastRun.set(level, run);
-        }
-        pendingCount++;
-      }
-    : undefined;
+  const onNode = nodes ? (level: number, index: number, hash: HashText): void => runs.add(level, index, hash) : undefined;
 
   scan: for await (const batch of batches) {
     for (let b = 0; b < batch.length; b++) {
@@ -221,7 +200,7 @@ export async function scanHalf(
         nextSigned++;
       }
     }
-    if (pendingCount >= 4096 && !(await flushNodes())) {
+    if (runs.count >= 4096 && !(await flushNodes())) {
       why = 'stored node';
       break;
     }

@@ -22,7 +22,7 @@ import { hash as oneShotHash } from 'node:crypto';
 import { parseEntry, quickEntry } from './entry.ts';
 import { CompactRange, EMPTY_ROOT, hashEqual, hashLeaf } from './merkle.ts';
 import { NoteError, openCheckpoint, parseVerifierKey } from './note.ts';
-import { NODE_STRIDE } from './store.ts';
+import { StoredNodeRuns } from './node-runs.ts';
 import { fileLines, readJsonlRecords } from './export.ts';
 import { joinHalves, scanHalf, scanHalfInWorker } from './verify-split.ts';
 import type { LogRecord } from './export.ts';
@@ -220,36 +220,11 @@ export async function verifyRecords(records: RecordSource, opts: VerifyOptions):
   let lastHash = '';
 
   // Stored interior nodes are compared in runs: per level, consecutive indices, one read each.
-  let pending: { level: number; start: number; hashes: Uint8Array[] }[] = [];
-  const lastRun = new Map<number, { level: number; start: number; hashes: Uint8Array[] }>();
-  let pendingCount = 0;
+  const runs = new StoredNodeRuns<Uint8Array>();
   const flushNodes = async (): Promise<void> => {
-    if (!opts.nodes || pendingCount === 0) return;
-    const got = await opts.nodes.readHashes(pending.map((r) => ({ level: r.level, start: r.start, count: r.hashes.length })));
-    pending.forEach((run, i) => {
-      const have = got[i] ?? [];
-      for (let k = 0; k < run.hashes.length; k++) {
-        const h = have[k];
-        if (!h || !hashEqual(h, run.hashes[k] as Uint8Array)) add({ kind: 'node_mismatch', level: run.level, index: run.start + k });
-      }
-    });
-    pending = [];
-    lastRun.clear();
-    pendingCount = 0;
+    if (opts.nodes) await runs.compare(opts.nodes, hashEqual, (level, index) => add({ kind: 'node_mismatch', level, index }));
   };
-  const onNode = opts.nodes
-    ? (level: number, index: number, hash: Uint8Array): void => {
-        if (level % NODE_STRIDE !== 0) return;
-        const r = lastRun.get(level);
-        if (r && r.start + r.hashes.length === index) r.hashes.push(hash);
-        else {
-          const run = { level, start: index, hashes: [hash] };
-          pending.push(run);
-          lastRun.set(level, run);
-        }
-        pendingCount++;
-      }
-    : undefined;
+  const onNode = opts.nodes ? (level: number, index: number, hash: Uint8Array): void => runs.add(level, index, hash) : undefined;
 
   for await (const batch of batched(records)) {
     for (const rec of batch) {
@@ -306,7 +281,7 @@ export async function verifyRecords(records: RecordSource, opts: VerifyOptions):
       lastClaimed = e;
       lastHash = h;
     }
-    if (pendingCount >= 4096) await flushNodes();
+    if (runs.count >= 4096) await flushNodes();
   }
   await flushNodes();
 
