@@ -14,6 +14,7 @@
 // certificate bound, push token and magic) before the server starts: the
 // benchmark measures check-ins, command round trips and pushes, not enrollment.
 // The devices share 16 identity certificates (each device is bound to one).
+import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -161,16 +162,29 @@ try {
     const per = Math.max(2, Math.ceil(REQUESTS / c));
     const devs: FleetDevice[] = sim.devices.slice(base, base + c);
     base += c;
+    const uuids: string[] = [];
     for (let j = 0; j < per; j++) {
-      const r = await api(server, 'POST', '/api/v1/commands', { deviceIds: devs.map((d) => d.udid), requestType: 'DeviceLock', payload: {}, push: false });
+      const commandUuid = randomUUID();
+      uuids.push(commandUuid);
+      const r = await api(server, 'POST', '/api/v1/commands', { deviceIds: devs.map((d) => d.udid), requestType: 'DeviceLock', payload: {}, push: false, commandUuid });
       if (r.status !== 201) throw new Error(`enqueue: ${r.status}`);
     }
+    // Every report is signed before the phase, as the idle bodies are: a real
+    // device signs on its own hardware, and here the client's RSA signing would
+    // take a core of the two the server runs on. The server verifies each.
+    const signed = (d: FleetDevice, dict: Record<string, string>): { body: Uint8Array; sig: string } => {
+      const body = buildPlist(dict);
+      return { body, sig: sim.sign(d, body) };
+    };
+    const idleOf = new Map(devs.map((d) => [d.udid, signed(d, { UDID: d.udid, Status: 'Idle' })]));
+    const ackOf = new Map(devs.map((d) => [d.udid, new Map(uuids.map((u) => [u, signed(d, { UDID: d.udid, CommandUUID: u, Status: 'Acknowledged' })]))]));
     const current = new Map<string, string | undefined>();
     await phase('command round trip, signatures verified (unit: command)', server, c, c * (per + 1), async (w) => {
       const d = devs[w]!;
       const uuid = current.get(d.udid);
-      const body = buildPlist(uuid === undefined ? { UDID: d.udid, Status: 'Idle' } : { UDID: d.udid, CommandUUID: uuid, Status: 'Acknowledged' });
-      const r = await sim.put(d, '/mdm/connect', body);
+      const x = uuid === undefined ? idleOf.get(d.udid)! : ackOf.get(d.udid)!.get(uuid);
+      if (!x) throw new Error(`unexpected command ${uuid}`);
+      const r = await sim.put(d, '/mdm/connect', x.body, x.sig);
       if (r.status !== 200) throw new Error(`connect answered ${r.status}`);
       const m = /<key>CommandUUID<\/key>\s*<string>([^<]+)<\/string>/.exec(r.body.toString('utf8'));
       current.set(d.udid, m?.[1]);
