@@ -94,14 +94,15 @@ export function registerEnrollmentCommands(program: Command, c: EnrollCliContext
       if (r.rotationPending) c.out('a CA change is staged: it applies at the next start\n');
       if (r.csrPending) c.out('a CSR is pending: import its signed certificate with `rampart ca import --cert <pem> --chain <pem>`\n');
     });
-  const held = (r: ApprovalView): void => c.out(`held for approval by a second administrator: rampart approvals approve ${sanitize(r.id)}\n`);
+  /** A CA change (rotate, import): in effect at once, or held for a second administrator. */
+  const change = async (o: ApiOpts, path: string, body: Record<string, string>, label: string): Promise<void> => {
+    const r = await c.client(o).post<{ current: CertView } | ApprovalView>(path, body);
+    if (o.json) return c.json(r);
+    if (isApproval(r)) return c.out(`held for approval by a second administrator: rampart approvals approve ${sanitize(r.id)}\n`);
+    c.out(showCert(label, r.current));
+  };
   c.withApi(ca.command('rotate').description('create a new CA, in effect at once; the old one stays trusted for existing identities'))
-    .action(async (o: ApiOpts) => {
-      const r = await c.client(o).post<{ current: CertView } | ApprovalView>('/api/v1/ca/rotate', {});
-      if (o.json) return c.json(r);
-      if (isApproval(r)) return held(r);
-      c.out(showCert('new CA (in effect)', r.current));
-    });
+    .action((o: ApiOpts) => change(o, '/api/v1/ca/rotate', {}, 'new CA (in effect)'));
   c.withApi(ca.command('import').description('make an existing CA (--cert + --key) or an intermediate signed from `ca csr` (--cert + --chain) the enrollment CA'))
     .requiredOption('--cert <file>', 'the CA certificate (PEM)')
     .option('--key <file>', 'its private key (unencrypted PEM); omit for the key of the pending CSR')
@@ -110,10 +111,7 @@ export function registerEnrollmentCommands(program: Command, c: EnrollCliContext
       const body: Record<string, string> = { certPem: readPem(o.cert) };
       if (o.key !== undefined) body.keyPem = readPem(o.key);
       if (o.chain !== undefined) body.chainPem = readPem(o.chain);
-      const r = await c.client(o).post<{ current: CertView } | ApprovalView>('/api/v1/ca/import', body);
-      if (o.json) return c.json(r);
-      if (isApproval(r)) return held(r);
-      c.out(showCert('imported CA (in effect)', r.current));
+      return change(o, '/api/v1/ca/import', body, 'imported CA (in effect)');
     });
   c.withApi(ca.command('csr').description('make a new CA key in the server (sealed) and print a CSR for an external root to sign'))
     .option('--cn <name>', 'common name of the intermediate CA')

@@ -52,8 +52,8 @@ export interface FastPath {
   hasOpen(deviceId: string, skipNotNow: boolean): boolean;
   /** next(): the entry row with payload and command columns, delivery counted; resolves once committed. */
   next(deviceId: string, skipNotNow: boolean, t: string): Promise<FastRow | undefined>;
-  /** Sets last_seen_at and updated_at of a device; resolves (found or not) once committed. */
-  touchLastSeen(deviceId: string, lastSeenAt: string, t: string): Promise<boolean>;
+  /** Updates a device's columns (names from the store's fixed field map, values validated); resolves (found or not) once committed. */
+  updateDevice(deviceId: string, columns: Record<string, unknown>): Promise<boolean>;
   /** Records the result and picks the next entry in one transaction; resolves once committed. */
   recordResultAndNext(input: FastRecordInput, skipNotNow: boolean): Promise<{ outcome: 'recorded' | 'duplicate' | 'unknown'; next: FastRow | undefined }>;
 }

@@ -175,12 +175,8 @@ export class SqlDeviceStore implements DeviceStore {
     const cols = patchColumns(patch);
     const key = idIn(id);
     const t = isoIn(now);
-    // The connect path's "last seen" stamp (once a minute per device) joins
-    // the device plane's group commit instead of a transaction of its own.
-    const keys = Object.keys(cols);
-    if (keys.length === 1 && keys[0] === 'last_seen_at' && typeof cols.last_seen_at === 'string' && this.#fast?.idle()) {
-      return this.#fast.touchLastSeen(key, cols.last_seen_at, t);
-    }
+    // Device-plane updates (last seen, tokens, inventory) join the group commit.
+    if (this.#fast?.idle()) return this.#fast.updateDevice(key, { ...cols, updated_at: t });
     const r = await this.#db.updateTable('devices')
       .set({ ...cols, updated_at: t })
       .where('id', '=', key)

@@ -18,6 +18,10 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { RampartError } from '../../lib/errors.ts';
 import type { FastPath, FastRecordInput, FastRow } from '../sql/backend.ts';
 import type { CommitGroup } from './commit-group.ts';
+import { toSqliteValue } from './dialect.ts';
+
+/** Column names come from the device store's field map; checked again before they reach SQL text. */
+const COLUMN_RE = /^[a-z][a-z0-9_]{0,62}$/;
 
 const ENTRY = `q.seq, q.device_id, q.command_uuid, q.status, q.queued_at, q.deliveries, q.last_delivered_at,
   q.result_at, q.result_raw, q.result_json, q.error_json, q.not_now_count, q.updated_at, c.request_type`;
@@ -26,7 +30,10 @@ export function createSqliteFastPath(raw: DatabaseSync, group: CommitGroup): Fas
   const cache = new Map<string, StatementSync>();
   const st = (sqlText: string): StatementSync => {
     let s = cache.get(sqlText);
-    if (!s) cache.set(sqlText, (s = raw.prepare(sqlText)));
+    if (!s) {
+      if (cache.size >= 64) cache.clear();
+      cache.set(sqlText, (s = raw.prepare(sqlText)));
+    }
     return s;
   };
   const SQL = {
@@ -52,7 +59,6 @@ export function createSqliteFastPath(raw: DatabaseSync, group: CommitGroup): Fas
     recordFinal: `update command_queue set status = ?, result_at = ?, result_raw = ?, result_json = ?, error_json = ?, updated_at = ?
       where device_id = ? and command_uuid = ? and deliveries > 0 and status in ('pending', 'not_now', 'cancelled')`,
     existing: 'select status, deliveries from command_queue where device_id = ? and command_uuid = ?',
-    touch: 'update devices set last_seen_at = ?, updated_at = ? where id = ?',
   };
 
   // Free for us: no transaction, or only our own commit group's.
@@ -85,7 +91,13 @@ export function createSqliteFastPath(raw: DatabaseSync, group: CommitGroup): Fas
     entry: (id, uuid) => st(SQL.entry).get(id, uuid) as FastRow | undefined,
     hasOpen: (id, skipNotNow) => st(skipNotNow ? SQL.peekPending : SQL.peekOpen).get(id) !== undefined,
     next: (id, skipNotNow, t) => group.run(() => nextIn(id, skipNotNow, t)),
-    touchLastSeen: (id, lastSeenAt, t) => group.run(() => Number(st(SQL.touch).run(lastSeenAt, t, id).changes) > 0),
+    updateDevice: (id, columns) => {
+      const names = Object.keys(columns);
+      if (names.some((n) => !COLUMN_RE.test(n))) return Promise.reject(new Error('invalid column name'));
+      const sqlText = `update devices set ${names.map((n) => `"${n}" = ?`).join(', ')} where id = ?`;
+      const values = names.map((n) => toSqliteValue(columns[n]));
+      return group.run(() => Number(st(sqlText).run(...values, id).changes) > 0);
+    },
     recordResultAndNext: (i, skipNotNow) => group.run(() => {
       const outcome = recordIn(i);
       return { outcome, next: nextIn(i.id, skipNotNow, i.t) };
